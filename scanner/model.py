@@ -1,0 +1,205 @@
+"""Values shared by every stage: logsources, events, rule metadata and hits.
+
+Every stage speaks in these types and nothing else crosses a stage boundary:
+``normalize`` yields :class:`Event`, ``match`` turns events into :class:`Hit`,
+``correlate`` adds correlation hits, ``report`` renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
+
+
+def level_rank(level: str | None) -> int:
+    """Order of a Sigma level (unknown or missing levels rank lowest)."""
+    try:
+        return LEVELS.index((level or "").lower())
+    except ValueError:
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    """One Sigma logsource triple; ``None`` means the attribute is not set."""
+
+    category: str | None = None
+    product: str | None = None
+    service: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LogSource:
+        """Build from a ``{category, product, service}`` mapping (other keys ignored)."""
+        return cls(
+            category=_lower(data.get("category")),
+            product=_lower(data.get("product")),
+            service=_lower(data.get("service")),
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        """The attributes that are set, in Sigma's key names."""
+        return {k: v for k, v in (("product", self.product), ("category", self.category),
+                                  ("service", self.service)) if v}
+
+    def applies_to(self, event_sources: Iterable[LogSource]) -> bool:
+        """Whether a rule with this logsource sees an event carrying ``event_sources``.
+
+        A rule applies when one of the event's logsources has the same category and
+        the same service as the rule (unset equals only unset), and the same product
+        when the rule names one. So ``product: linux`` alone sees only events that
+        carry the bare ``linux`` logsource (the syslog family), never auditd records
+        or derived process_creation events, while a rule that omits ``product`` still
+        sees events of any product.
+        """
+        return any(
+            ls.category == self.category
+            and ls.service == self.service
+            and (self.product is None or ls.product == self.product)
+            for ls in event_sources
+        )
+
+    def __str__(self) -> str:
+        return "/".join(v or "*" for v in (self.product, self.category, self.service))
+
+
+def _lower(value: Any) -> str | None:
+    return str(value).lower() if value not in (None, "") else None
+
+
+@dataclass(slots=True)
+class Event:
+    """One normalized log record.
+
+    ``source`` is the path relative to the scanned root, ``line`` the 1-based line
+    of the record's first line (the record index for binary files). ``fields``
+    holds native snake_case field names (see README, "Normalized fields");
+    ``raw`` is the text keyword rules search (the line, or the joined lines of a
+    multi-line record). ``timestamp`` is timezone-aware or ``None`` with
+    ``time_note`` saying why.
+    """
+
+    source: str
+    line: int
+    format: str
+    logsources: tuple[LogSource, ...]
+    fields: dict[str, Any]
+    raw: str
+    timestamp: datetime | None = None
+    time_note: str | None = None
+    parsed: bool = True
+    derived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """The metadata of one loaded Sigma rule (base or correlation) shown on hits."""
+
+    id: str
+    title: str
+    level: str | None
+    status: str | None
+    tags: tuple[str, ...]
+    logsource: LogSource
+    path: str
+    description: str | None = None
+    name: str | None = None
+    kind: str = "rule"  # "rule" or the correlation type, e.g. "event_count"
+    output: bool = True  # False for base rules of a correlation with generate: false
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationSpec:
+    """A Sigma correlation rule in plain, picklable form, with native field names.
+
+    ``rules`` are the ``RuleInfo.id`` of the referenced rules (base rules or other
+    correlations). ``group_by``, ``aliases`` and ``field`` already use the native
+    field names the parsers emit. ``aliases`` maps an alias to ``{rule id: field}``.
+    """
+
+    rule: RuleInfo
+    type: str  # event_count, value_count, temporal, temporal_ordered, value_sum, ...
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan: float  # seconds
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    op: str | None = None  # gt, gte, lt, lte, eq, neq
+    count: float | None = None
+    field: tuple[str, ...] = ()
+    percentile: float | None = None
+    expression: str | None = None  # extended temporal condition, e.g. "a and not b"
+    generate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A regular file found under a scanned root, not yet opened.
+
+    ``source`` is the path relative to the scanned root (what reports show);
+    ``chain`` names the rotation chain it belongs to (``auth.log`` for
+    ``auth.log.2.gz``) and ``chain_index`` its age in it (0 = the live file).
+    """
+
+    path: Path
+    root: Path
+    source: str
+    size: int
+    mtime: float
+    compression: str | None = None  # "gz", "bz2", "xz", "zst" or None
+    chain: str | None = None
+    chain_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """What a correlation hit adds: its group, its window and what made it fire."""
+
+    group: tuple[tuple[str, Any], ...]
+    window_start: datetime | None
+    window_end: datetime | None
+    value: float | int | None
+    contributors: tuple[tuple[str, int], ...]  # (source, line), time-ordered
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule that fired, with the event (or correlation window) it fired on."""
+
+    rule: RuleInfo
+    timestamp: datetime | None
+    source: str
+    line: int
+    logsource: tuple[LogSource, ...]
+    fields: Mapping[str, Any]
+    raw: str
+    derived: bool = False
+    correlation: Correlation | None = None
+
+    @classmethod
+    def of(cls, rule: RuleInfo, event: Event) -> Hit:
+        """The hit of ``rule`` on ``event``."""
+        return cls(rule=rule, timestamp=event.timestamp, source=event.source, line=event.line,
+                   logsource=event.logsources, fields=event.fields, raw=event.raw,
+                   derived=event.derived)
+
+    def sort_key(self) -> tuple[str, str, int, str]:
+        """Deterministic output order: (timestamp, source, line, rule id)."""
+        ts = self.timestamp.isoformat() if self.timestamp else ""
+        return (ts, self.source, self.line, self.rule.id)
+
+
+@dataclass(slots=True)
+class FileStats:
+    """Per-file coverage counters (``lines == parsed + unparsed + skipped``)."""
+
+    source: str
+    format: str
+    lines: int = 0
+    parsed: int = 0
+    unparsed: int = 0
+    skipped: int = 0  # lines never parsed because no rule could match them
+    bytes: int = 0
+    samples: list[str] = field(default_factory=list)  # up to 3 unparsed lines

@@ -1,0 +1,64 @@
+"""Load the Lark grammars of ``grammars/`` and parse text into (kind, fields).
+
+Grammar convention (every ``grammars/*.lark`` follows it):
+
+* ``start`` is a list of alternatives, each a flat sequence of terminals and
+  literals, and each alternative carries an alias: ``-> failed_password``. The
+  alias is the message *kind* returned by :meth:`Grammar.parse`.
+* Every named terminal whose name does not start with ``_`` becomes a field; its
+  lower-cased name is the field name (``SRC_IP`` → ``src_ip``). Terminals named
+  ``_X``, string literals and inline ``/regex/`` pieces are matched but not kept.
+* A grammar must consume the whole text; a text it cannot parse is "unparsed",
+  never an error.
+
+This module knows nothing of routing, files or Sigma.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from lark import Lark, Token
+from lark.exceptions import LarkError
+
+from scanner.errors import GrammarError, Location
+from scanner.resources import grammars_dir
+
+Fields = dict[str, str]
+
+
+class Grammar:
+    """One compiled grammar: ``parse(text)`` gives ``(kind, fields)`` or ``None``."""
+
+    def __init__(self, name: str, source: str, path: Path | None = None) -> None:
+        self.name = name
+        try:
+            self._lark = Lark(source, parser="lalr", propagate_positions=False,
+                              maybe_placeholders=False)
+        except LarkError as exc:
+            raise GrammarError(f"grammar does not compile: {exc}",
+                               Location(str(path or name))) from None
+
+    def parse(self, text: str) -> tuple[str, Fields] | None:
+        """Parse ``text`` whole; ``None`` when the grammar does not accept it."""
+        try:
+            tree = self._lark.parse(text)
+        except LarkError:
+            return None
+        fields: Fields = {}
+        for token in tree.scan_values(lambda v: isinstance(v, Token)):
+            if not token.type.startswith("_"):
+                fields.setdefault(token.type.lower(), str(token))
+        return str(tree.data), fields
+
+
+@cache
+def load_grammar(name: str) -> Grammar:
+    """The grammar ``grammars/<name>.lark``, compiled once per process."""
+    path = grammars_dir() / f"{name}.lark"
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GrammarError(f"cannot read grammar: {exc.strerror}", Location(str(path))) from None
+    return Grammar(name, source, path)
