@@ -1,0 +1,36 @@
+"""CSV output (RFC 4180 quoting) with formula-injection-safe cells."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Iterable, TextIO
+
+from scanner.model import Hit
+from scanner.report.records import (HOST_FIELDS, SRC_IP_FIELDS, first_field, hit_record,
+                                    logsource_text)
+from scanner.report.safe import csv_cell
+
+COLUMNS = ("timestamp", "level", "rule_title", "rule_id", "source", "line", "logsource", "host",
+           "program", "user", "src_ip", "raw", "status", "tags", "derived", "correlation", "fields")
+
+
+def csv_row(hit: Hit) -> list[str]:
+    """The cells of one hit, in ``COLUMNS`` order."""
+    rec = hit_record(hit)
+    fields = rec["fields"]
+    values = (rec["timestamp"], rec["level"], rec["rule_title"], rec["rule_id"], rec["source"],
+              rec["line"], logsource_text(hit), first_field(fields, HOST_FIELDS),
+              fields.get("program"), fields.get("user"), first_field(fields, SRC_IP_FIELDS),
+              rec["raw"], rec["status"], " ".join(rec["tags"]), "yes" if hit.derived else "",
+              json.dumps(rec["correlation"], default=str) if "correlation" in rec else "",
+              json.dumps(fields, default=str, sort_keys=True))
+    return [csv_cell(v) for v in values]
+
+
+def write_csv(hits: Iterable[Hit], out: TextIO) -> None:
+    """Write a header and one row per hit."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for hit in hits:
+        writer.writerow(csv_row(hit))

@@ -1,0 +1,26 @@
+"""JSON Lines and JSON output: one object per hit (see ``records.hit_record``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, TextIO
+
+from scanner.model import Hit
+from scanner.report.records import hit_record
+
+
+def _dumps(obj: Any) -> str:
+    # ensure_ascii keeps the output pure ASCII: control characters and odd bytes
+    # from the logs arrive escaped, whatever the reader's terminal or encoding.
+    return json.dumps(obj, ensure_ascii=True, sort_keys=False, default=str)
+
+
+def write_jsonl(hits: Iterable[Hit], out: TextIO) -> None:
+    """Write one JSON object per hit, one per line."""
+    for hit in hits:
+        out.write(_dumps(hit_record(hit)) + "\n")
+
+
+def write_json(hits: Iterable[Hit], summary: dict[str, Any], out: TextIO) -> None:
+    """Write ``{"hits": [...], "summary": {...}}`` as one JSON document."""
+    out.write(_dumps({"hits": [hit_record(h) for h in hits], "summary": summary}) + "\n")

@@ -1,0 +1,96 @@
+"""Report sinks: escaping, CSV round trip and formula neutralizing, JSONL schema, table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from scanner.model import Correlation, Hit, LogSource, RuleInfo
+from scanner.report.csv_out import COLUMNS, write_csv
+from scanner.report.jsonl import write_jsonl
+from scanner.report.safe import csv_cell, escape_control, terminal_text
+from scanner.report.table import write_table
+
+RULE = RuleInfo(id="r-1", title="SSH brute force", level="high", status="test",
+                tags=("attack.t1110",), logsource=LogSource(product="linux", service="sshd"),
+                path="rules/x.yml")
+TS = datetime(2024, 2, 11, 6, 25, 1, tzinfo=timezone.utc)
+
+
+def make_hit(raw: str, **fields: object) -> Hit:
+    return Hit(rule=RULE, timestamp=TS, source="auth.log", line=7,
+               logsource=(LogSource(product="linux", service="sshd"),), fields=fields, raw=raw)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("plain", "plain"),
+    ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+    ("nul\x00byte", "nul\\x00byte"),
+    ("tab\tand\r\nbreak", "tab\\x09and\\x0d\\x0abreak"),
+    ("c1\x9bcsi", "c1\\x9bcsi"),
+    ("unicode é ✓", "unicode é ✓"),
+])
+def test_escape_control(text: str, shown: str) -> None:
+    assert escape_control(text) == shown
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+    ("+1+2", "'+1+2"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "\\x09=1"),
+    ("safe=1", "safe=1"),
+    (None, ""),
+    (404, "404"),
+])
+def test_csv_cell_neutralizes_formulas(value: object, cell: str) -> None:
+    assert csv_cell(value) == cell
+
+
+def test_terminal_text_cuts_long_values() -> None:
+    assert terminal_text("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_csv_round_trips_through_the_csv_module() -> None:
+    hits = [make_hit('evil "quoted", comma\nnewline =cmd', user="=root", src_ip="203.0.113.9"),
+            make_hit("second", user="bob")]
+    out = io.StringIO(newline="")
+    write_csv(hits, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert tuple(rows[0]) == COLUMNS
+    first = dict(zip(COLUMNS, rows[1]))
+    assert first["raw"] == 'evil "quoted", comma\\x0anewline =cmd'
+    assert first["user"] == "'=root"
+    assert first["src_ip"] == "203.0.113.9"
+    assert first["line"] == "7" and first["level"] == "high"
+    assert first["timestamp"] == "2024-02-11T06:25:01+00:00"
+    assert len(rows) == 3
+
+
+def test_jsonl_schema_and_correlation_fields() -> None:
+    corr = Correlation(group=(("src_ip", "203.0.113.9"),), window_start=TS, window_end=TS,
+                       value=12, contributors=(("auth.log.1", 3), ("auth.log", 7)))
+    hit = Hit(rule=RULE, timestamp=TS, source="auth.log", line=7, logsource=(), fields={},
+              raw="", correlation=corr)
+    out = io.StringIO()
+    write_jsonl([make_hit("a\x1b[2J", user="root"), hit], out)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    for key in ("timestamp", "rule_id", "rule_title", "level", "status", "tags", "source",
+                "line", "logsource", "fields", "raw"):
+        assert key in first
+    assert first["raw"] == "a\x1b[2J" and "\\u001b" in out.getvalue().splitlines()[0]
+    assert first["logsource"] == [{"product": "linux", "service": "sshd"}]
+    assert second["correlation"]["group"] == {"src_ip": "203.0.113.9"}
+    assert second["correlation"]["events"] == ["auth.log.1:3", "auth.log:7"]
+
+
+def test_table_escapes_terminal_sequences() -> None:
+    out = io.StringIO()
+    assert write_table([make_hit("x", user="\x1b]0;owned\x07root")], out) == 1
+    text = out.getvalue()
+    assert "\x1b" not in text and "\\x1b]0;owned\\x07root" in text
