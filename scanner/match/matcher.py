@@ -1,0 +1,116 @@
+"""Build executable matchers from :class:`~scanner.rules.load.CompiledRules` and run them.
+
+Built in each worker process (the generated source pickles, code objects do
+not): all rules are grouped by logsource and every group becomes one generated
+Python function, ``compile()``d once with the rules' precompiled constants. A
+:class:`Plan` serves the events of one set of logsources: ``candidates(text)``
+runs the RE2 literal prefilter over the lower-cased text (falsy: no rule of the
+plan can match, the caller may skip parsing), ``match(event, candidates)``
+evaluates the candidate rules whose logsource applies to the event
+(``LogSource.applies_to``). With ``prefilter=False`` every rule of the plan is
+a candidate, which must give identical hits (the soundness tests check this).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from scanner.match import runtime
+from scanner.match.prefilter import LiteralIndex
+from scanner.model import Event, LogSource, RuleInfo
+from scanner.rules.load import CompiledRule, CompiledRules
+
+GroupFunction = Callable[[dict[str, Any], str, str, Any], list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The rules of one logsource and their generated function."""
+
+    logsource: LogSource
+    rules: tuple[CompiledRule, ...]
+    function: GroupFunction
+
+
+def generate_source(groups: Iterable[tuple[str, Iterable[CompiledRule]]]) -> str:
+    """Python source of a module: every rule's constants, then one function per group.
+
+    Each function takes ``(f, raw, lraw, c)`` (fields, raw text, its lower-cased
+    form, candidate keys) and returns the keys of the rules in ``c`` that match.
+    """
+    lines: list[str] = []
+    body: list[str] = []
+    for name, rules in groups:
+        body += [f"def {name}(f, raw, lraw, c):", "    hits = []"]
+        for rule in rules:
+            lines += [f"{const} = {source}" for const, source in rule.code.constants]
+            body.append(f"    if {rule.key} in c and ({rule.code.expression}):"
+                        f" hits.append({rule.key})")
+        body.append("    return hits")
+    return "\n".join(lines + body) + "\n"
+
+
+def _namespace() -> dict[str, Any]:
+    names = {n: getattr(runtime, n) for n in runtime.__dict__ if not n.startswith("_")}
+    return {**names, "ip_network": ipaddress.ip_network}
+
+
+class Matcher:
+    """All rules of a rule set, compiled; hands out cached per-logsource :class:`Plan`s."""
+
+    def __init__(self, compiled: CompiledRules, prefilter: bool = True) -> None:
+        by_logsource: dict[LogSource, list[CompiledRule]] = defaultdict(list)
+        for rule in compiled.compiled:
+            by_logsource[rule.info.logsource].append(rule)
+        named = [(f"_group_{i}", ls, tuple(rules))
+                 for i, (ls, rules) in enumerate(by_logsource.items())]
+        namespace = _namespace()
+        exec(compile(generate_source((n, r) for n, _, r in named), "<logsigma rules>", "exec"),
+             namespace)
+        self._groups = tuple(_Group(ls, rules, namespace[n]) for n, ls, rules in named)
+        self._prefilter = prefilter
+        self._plans: dict[frozenset[LogSource], Plan] = {}
+
+    def plan(self, logsources: Iterable[LogSource]) -> Plan:
+        """The plan of the rules that can apply to any of ``logsources`` (cached)."""
+        key = frozenset(logsources)
+        if key not in self._plans:
+            groups = tuple(g for g in self._groups if g.logsource.applies_to(key))
+            self._plans[key] = Plan(groups, self._prefilter)
+        return self._plans[key]
+
+
+class Plan:
+    """The rules for one set of logsources: prefilter, then evaluation."""
+
+    def __init__(self, groups: tuple[_Group, ...], prefilter: bool) -> None:
+        self._groups = groups
+        rules = [rule for group in groups for rule in group.rules]
+        self.rules: tuple[RuleInfo, ...] = tuple(rule.info for rule in rules)
+        self._info = {rule.key: rule.info for rule in rules}
+        self._all = frozenset(self._info)
+        filtered = [rule for rule in rules if prefilter and rule.literals is not None]
+        self._always = self._all - {rule.key for rule in filtered}
+        self._filtered_keys = [rule.key for rule in filtered]
+        self._index = LiteralIndex([rule.literals for rule in filtered])  # type: ignore[misc]
+        self._by_sources: dict[tuple[LogSource, ...], tuple[_Group, ...]] = {}
+
+    def candidates(self, text: str) -> frozenset[int] | set[int] | None:
+        """Keys of the rules that may match ``text`` (falsy: none can)."""
+        found = self._index.owners(text.lower()) if self._filtered_keys else None
+        if not found:
+            return self._always or None
+        return self._always | {self._filtered_keys[i] for i in found}
+
+    def match(self, event: Event, candidates: object) -> list[RuleInfo]:
+        """The candidate rules that match ``event`` and whose logsource applies to it."""
+        groups = self._by_sources.get(event.logsources)
+        if groups is None:
+            groups = tuple(g for g in self._groups if g.logsource.applies_to(event.logsources))
+            self._by_sources[event.logsources] = groups
+        lraw = event.raw.lower()
+        return [self._info[key] for group in groups
+                for key in group.function(event.fields, event.raw, lraw, candidates)]

@@ -1,0 +1,105 @@
+"""Required literals per rule, and the RE2 set that finds candidate rules in a text.
+
+For every rule the backend derives a *required-literal set*: lower-cased
+strings of which at least one occurs in the lower-cased text whenever the rule
+can match, or ``None`` when no such set is known (the rule is then always
+evaluated). Derivation, bottom up: a string leaf gives its longest literal run
+between wildcards (at least 3 characters, not stop-listed); OR gives the union
+(``None`` if any child is ``None``); AND gives its most selective child; NOT,
+regex, CIDR, comparisons, numbers, booleans, null/exists and fieldref give
+``None``. Stop-listed tokens (on nearly every line of common logs) never stand
+for a leaf, so an AND prefers a rarer sibling, and a rule left with only common
+tokens is always evaluated rather than making every line a candidate. This is
+sound over "the text given" as long as every field value a rule tests occurs in
+that text verbatim (formats that decode values pass ``raw + "\\0" + values``).
+:class:`LiteralIndex` compiles the literals of a plan into one ``re2.Set``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import re2
+
+if TYPE_CHECKING:
+    from scanner.rules.load import CompiledRules
+
+Literals = frozenset[str] | None
+
+MIN_LITERAL = 3
+# Tokens on (nearly) every line of common Linux and web logs (speed_probe.md: `password` and
+# `tty` alone made 32% of auth lines candidates), plus words that format-added constant
+# fields spell but raw lines need not (`true`, `false`).
+STOP_LIST: frozenset[str] = frozenset({
+    "get", "post", "head", "http", "http/1.1", "http/1.0", "https", "html", ".html", ".php",
+    "root", "user", "users", "password", "tty", "pts", "session", "sshd", "sudo", "cron",
+    "from", "for", "port", "ssh2", "pam_unix", "opened", "closed", "true", "false", "www",
+    "com", "mozilla", "mozilla/5.0", "linux", "usr", "bin", "/usr/bin/", "/bin/", "the",
+    "and", "log", "type", "msg", "audit", "syscall", "uid", "pid", "exe", "comm", "success",
+})
+
+
+def usable(literal: str) -> bool:
+    """Whether a literal may stand for its leaf: long enough, not stop-listed, lower() stable.
+
+    Final-sigma rules make ``str.lower`` context dependent, so literals with a
+    sigma are refused to keep ``lower(text) ⊇ lower(literal)`` exact.
+    """
+    return (len(literal) >= MIN_LITERAL and literal not in STOP_LIST
+            and not {"σ", "ς", "Σ"} & set(literal))
+
+
+def leaf_literals(chunks: Iterable[str]) -> Literals:
+    """The best literal of a leaf whose every chunk must occur in the text."""
+    candidates = [c.lower() for c in chunks if usable(c.lower())]
+    return frozenset({max(candidates, key=len)}) if candidates else None
+
+
+def any_of(children: Sequence[Literals]) -> Literals:
+    """OR: every child must contribute, and any of their literals may occur."""
+    if not children or any(c is None for c in children):
+        return None
+    return frozenset().union(*children)  # type: ignore[arg-type]
+
+
+def all_of(children: Sequence[Literals]) -> Literals:
+    """AND: the most selective child (fewest, then longest literals) suffices."""
+    known = [c for c in children if c is not None]
+    return min(known, key=_cost) if known else None
+
+
+def _cost(literals: frozenset[str]) -> tuple[int, int]:
+    return len(literals), -min(len(x) for x in literals)
+
+
+class LiteralIndex:
+    """Which of a list of literal sets occur in a text, in one RE2 pass."""
+
+    def __init__(self, literal_sets: Sequence[frozenset[str]]) -> None:
+        self._owners: list[list[int]] = []
+        positions: dict[str, int] = {}
+        options = re2.Options()
+        options.literal = True
+        options.log_errors = False
+        self._set = re2.Set.SearchSet(options)
+        for owner, literals in enumerate(literal_sets):
+            for literal in sorted(literals):
+                if literal not in positions:
+                    positions[literal] = self._set.Add(literal)
+                    self._owners.append([])
+                self._owners[positions[literal]].append(owner)
+        self._empty = not positions
+        if not self._empty:
+            self._set.Compile()
+
+    def owners(self, lowered: str) -> set[int]:
+        """Indices of the literal sets of which some literal occurs in ``lowered``."""
+        if self._empty:
+            return set()
+        found = self._set.Match(lowered.encode("utf-8", "surrogatepass"))
+        return {owner for i in found or () for owner in self._owners[i]}
+
+
+def required_literals(compiled: CompiledRules) -> dict[str, frozenset[str] | None]:
+    """Rule id → the literals the prefilter uses for it (``None``: always evaluated)."""
+    return {rule.info.id: rule.literals for rule in compiled.compiled}

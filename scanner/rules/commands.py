@@ -1,0 +1,71 @@
+"""``logsigma rules check`` and ``logsigma rules list``: load rules and show them as tables.
+
+Takes the parsed arguments of ``scanner.cli`` (``paths``, ``placeholders``) and
+writes tabulate tables to stdout, problems to stderr. ``check`` exits 0 when every
+rule loaded and compiled, 1 when any was skipped; a missing path raises
+:class:`~scanner.errors.UsageError`, which ``cli`` turns into exit 2. ``list``
+exits 0 and shows id, title, level, status and logsource of every loaded rule and
+correlation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tabulate import tabulate
+
+from scanner.errors import Problems
+from scanner.model import RuleInfo
+from scanner.rules.load import CompiledRules, load_rules
+
+SKIP_KIND = "rule"
+
+
+def _load(args: argparse.Namespace) -> tuple[CompiledRules, Problems]:
+    problems = Problems()
+    placeholders = Path(args.placeholders) if getattr(args, "placeholders", None) else None
+    compiled = load_rules([Path(p) for p in args.paths], problems, placeholders)
+    return compiled, problems
+
+
+def _all_rules(compiled: CompiledRules) -> list[RuleInfo]:
+    return [*compiled.rules, *(c.rule for c in compiled.correlations)]
+
+
+def _logsource(info: RuleInfo) -> str:
+    return f"correlation ({info.kind})" if info.kind != "rule" else str(info.logsource)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """Load and compile the rules under ``args.paths``; list loaded and skipped ones."""
+    compiled, problems = _load(args)
+    rules = _all_rules(compiled)
+    skipped = [p for p in problems if p.kind == SKIP_KIND]
+    print(tabulate([(r.id, r.title, _logsource(r), "loaded") for r in rules],
+                   headers=("id", "title", "logsource", "state")))
+    if skipped:
+        print()
+        print(tabulate([(p.location.path, p.location.rule or "-", p.message) for p in skipped],
+                       headers=("skipped file", "rule", "reason")))
+    print()
+    counts = Counter(_logsource(r) for r in rules)
+    print(tabulate(sorted(counts.items()), headers=("logsource", "rules")))
+    for p in problems:
+        if p.kind != SKIP_KIND:
+            print(f"logsigma: {p}", file=sys.stderr)
+    print(f"\n{len(rules)} loaded, {len(skipped)} skipped")
+    return 1 if skipped else 0
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """Show id, title, level, status and logsource of the rules under ``args.paths``."""
+    compiled, problems = _load(args)
+    print(tabulate([(r.id, r.title, r.level or "-", r.status or "-", _logsource(r))
+                    for r in _all_rules(compiled)],
+                   headers=("id", "title", "level", "status", "logsource")))
+    for p in problems:
+        print(f"logsigma: {p}", file=sys.stderr)
+    return 0
