@@ -1,0 +1,232 @@
+"""Open scanned files read-only and transparently decompressed, and read them as lines.
+
+Compression is recognised by magic bytes, never by suffix alone: gzip, bzip2 and
+xz are decoded with the standard library; zstd is recognised but refused (Python
+3.11 has no decoder), and so are archives (tar, zip, tar.gz), which hold files, not
+a log. Files are opened with ``O_RDONLY | O_NOATIME`` when the kernel permits it,
+so reading changes neither content nor access times. :func:`iter_lines` never
+raises: trouble in a file (over-long lines, invalid UTF-8, NUL bytes, a truncated
+archive, an I/O error) becomes one :class:`~scanner.errors.Problem` per kind and
+file, and the lines read so far are still yielded.
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import gzip
+import io
+import lzma
+import os
+import stat
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+from scanner.errors import Location, Problems, SourceError
+from scanner.model import SourceFile
+
+CHUNK = 1 << 20  # bytes read at a time
+LINE_CAP = 1 << 20  # longer lines are cut to this many bytes
+HEAD = 512  # bytes needed to recognise every magic below (tar's sits at 257)
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gz"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zst"),
+)
+_DECODERS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    "gz": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    "bz2": lambda raw: bz2.BZ2File(raw, mode="rb"),
+    "xz": lambda raw: lzma.LZMAFile(raw, mode="rb"),
+}
+_DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a file's first bytes name (``gz``, ``bz2``, ``xz``, ``zst``), or ``None``."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def archive_of(head: bytes) -> str | None:
+    """``zip`` or ``tar`` when the (decompressed) first bytes open an archive, else ``None``."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+def open_raw(path: Path) -> io.BufferedReader:
+    """``path`` opened read-only without touching its access time when permitted.
+
+    Raises ``OSError``; a FIFO, socket or device is refused (``EINVAL``) instead of
+    blocking or being consumed.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOATIME", 0))
+    except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER); retry without it
+        fd = os.open(path, flags)
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory fails on read, as it should
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return os.fdopen(fd, "rb", buffering=CHUNK)
+
+
+class _Decompressed(io.BufferedReader):
+    """A decompressing reader that closes the file it decompresses when it is closed."""
+
+    def __init__(self, decoder: BinaryIO, raw: BinaryIO, compression: str) -> None:
+        super().__init__(decoder, CHUNK)  # type: ignore[arg-type]
+        self._raw = raw
+        self.compression = compression
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_binary(file: SourceFile) -> BinaryIO:
+    """``file`` opened read-only, decompressed by its magic; raises :class:`SourceError`."""
+    where = Location(file.source)
+    try:
+        raw = open_raw(file.path)
+    except OSError as exc:
+        raise SourceError(f"cannot open: {exc.strerror or exc}", where) from None
+    try:
+        kind = compression_of(raw.peek(HEAD)[:HEAD])
+    except OSError as exc:
+        raw.close()
+        raise SourceError(f"cannot read: {exc.strerror or exc}", where) from None
+    if kind is None:
+        return raw
+    if kind not in _DECODERS:
+        raw.close()
+        raise SourceError(f"{kind}-compressed: no decoder in this Python, skipped", where)
+    return _Decompressed(_DECODERS[kind](raw), raw, kind)
+
+
+def probe(file: SourceFile) -> tuple[str | None, str | None]:
+    """``(compression, archive)`` of ``file`` from its magic bytes; raises :class:`SourceError`.
+
+    ``archive`` is ``zip`` or ``tar`` (also inside gzip, bzip2 or xz) when the file is one.
+    """
+    with open_binary(file) as stream:
+        kind = stream.compression if isinstance(stream, _Decompressed) else None
+        try:
+            head = stream.read(HEAD)
+        except _DECOMPRESS_ERRORS:
+            head = b""  # damaged from the first block: iter_lines reports it when read
+    return kind, archive_of(head)
+
+
+class _LineStats:
+    """Per-file counters of the line defects that become one problem each."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, int] = {}
+        self.count: dict[str, int] = {}
+
+    def note(self, kind: str, line: int) -> None:
+        self.first.setdefault(kind, line)
+        self.count[kind] = self.count.get(kind, 0) + 1
+
+    def report(self, source: str, problems: Problems) -> None:
+        what = {"cut": f"line(s) longer than {LINE_CAP} bytes cut",
+                "utf8": "line(s) with invalid UTF-8 (kept with \\x escapes)",
+                "nul": "line(s) with NUL bytes"}
+        for kind, label in what.items():
+            if kind in self.count:
+                problems.add("source", Location(source, self.first[kind]),
+                             f"{self.count[kind]} {label}, first at line {self.first[kind]}")
+
+
+def _decode(data: bytes, number: int, stats: _LineStats) -> str:
+    if data.endswith(b"\r"):
+        data = data[:-1]
+    if b"\x00" in data:
+        stats.note("nul", number)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        stats.note("utf8", number)
+        return data.decode("utf-8", errors="backslashreplace")
+
+
+def iter_lines(file: SourceFile, problems: Problems) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` of ``file``; trouble goes to ``problems``, never raised."""
+    try:
+        stream = open_binary(file)
+    except SourceError as exc:
+        problems.add("source", exc.location or Location(file.source), exc.message)
+        return
+    stats = _LineStats()
+    number = 0
+    pending = b""
+    cutting = False  # inside an over-long line whose head was already yielded
+    failed = False
+    with stream:
+        while True:
+            try:
+                chunk = stream.read(CHUNK)
+            except _DECOMPRESS_ERRORS as exc:
+                problems.add("source", Location(file.source, number + 1),
+                             f"read stopped: {_reason(exc)}; the {number} line(s) before it kept")
+                failed = True
+                break
+            if not chunk:
+                break
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            for data in lines:
+                if cutting:
+                    cutting = False
+                    continue
+                number += 1
+                if len(data) > LINE_CAP:
+                    stats.note("cut", number)
+                    data = data[:LINE_CAP]
+                yield number, _decode(data, number, stats)
+            if len(pending) > LINE_CAP:
+                if not cutting:
+                    number += 1
+                    stats.note("cut", number)
+                    yield number, _decode(pending[:LINE_CAP], number, stats)
+                    cutting = True
+                pending = b""
+        if pending and not cutting:
+            number += 1
+            yield number, _decode(pending, number, stats)
+    stats.report(file.source, problems)
+    if number == 0 and not failed:
+        problems.add("source", Location(file.source), "empty file (no lines)")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "compressed data ends early (truncated file)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def sniff_lines(file: SourceFile, n: int = 5) -> list[str]:
+    """The first ``n`` non-blank lines of ``file``; ``[]`` when it is binary or unreadable."""
+    try:
+        with open_binary(file) as stream:
+            head = stream.read(64 * 1024)
+    except (SourceError, *_DECOMPRESS_ERRORS):
+        return []
+    if b"\x00" in head:
+        return []
+    lines = head.split(b"\n")
+    if len(head) == 64 * 1024 and len(lines) > 1:
+        lines.pop()  # the last piece may be cut mid-line
+    texts = (line.rstrip(b"\r").decode("utf-8", errors="backslashreplace") for line in lines)
+    return [text for text in texts if text.strip()][:n]
