@@ -1,0 +1,124 @@
+"""The correlation stage: time-ordered hits in, correlation hits out, in one pass.
+
+:func:`correlate` takes the match stage's hits sorted by ``Hit.sort_key()`` and the
+:class:`CorrelationSpec` list, and yields only correlation hits, in timestamp order, as
+soon as no later input can precede them. Each spec gets a :class:`Tracker` (windows.py
+says when one fires). Specs are ordered topologically so that a correlation over a
+correlation (chaining) sees its upstream hits; a spec on a reference cycle is reported as
+a Problem and not evaluated. Because an upstream tracker yields a hit up to its timespan
+after that hit's timestamp, every downstream tracker trails the input clock by the
+upstream lag (``Tracker.delay``), which keeps its input time-ordered with memory bounded
+by the windows. Equal input gives equal output, whatever process produced the hits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from datetime import datetime
+from typing import Iterable, Iterator, Sequence, cast
+
+from scanner.correlate.windows import Tracker
+from scanner.errors import Location, Problems
+from scanner.model import CorrelationSpec, Hit
+
+__all__ = ["correlate", "plan"]
+
+Ready = tuple[float, tuple[str, str, int, str], int, Hit]  # (epoch, sort key, tie, hit)
+_ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
+
+
+def correlate(hits: Iterable[Hit], specs: Sequence[CorrelationSpec],
+              problems: Problems) -> Iterator[Hit]:
+    """Yield the correlation hits of ``specs`` over ``hits`` (sorted by sort_key)."""
+    trackers = plan(specs, problems)
+    if not trackers:
+        return
+    routes: dict[str, list[Tracker]] = {}
+    for tracker in trackers:
+        for ref in tracker.refs:
+            routes.setdefault(ref, []).append(tracker)
+    lag = max(t.lag for t in trackers)
+    ready: list[Ready] = []
+    clock = -math.inf
+    for hit in hits:
+        targets = _targets(hit, routes)
+        if not targets:
+            continue
+        for tracker in targets:
+            tracker.push(hit)
+        if hit.timestamp is not None and hit.timestamp.timestamp() > clock:
+            clock = hit.timestamp.timestamp()
+            _advance(trackers, routes, clock, ready)
+            yield from _release(ready, clock - lag)
+    _advance(trackers, routes, math.inf, ready)
+    yield from _release(ready, math.inf)
+    for tracker in trackers:
+        tracker.report(problems)
+
+
+def plan(specs: Sequence[CorrelationSpec], problems: Problems) -> list[Tracker]:
+    """Trackers for ``specs`` in dependency order, each with its ``delay`` set.
+
+    A spec that cannot be evaluated, or that lies on (or depends on) a cycle of
+    correlations referencing each other, is left out with a Problem.
+    """
+    trackers: list[Tracker] = []
+    for spec in specs:
+        try:
+            trackers.append(Tracker(spec))
+        except ValueError as error:  # SpecError, or pySigma's SigmaError for an expression
+            _reject(problems, spec, f"cannot evaluate this correlation: {error}")
+    upstream = {id(t): [u for u in trackers if _names(u) & set(t.refs)] for t in trackers}
+    ordered: list[Tracker] = []
+    waiting = list(trackers)
+    while True:
+        done = {id(t) for t in ordered}
+        next_ready = [t for t in waiting if all(id(u) in done for u in upstream[id(t)])]
+        if not next_ready:
+            break
+        for tracker in next_ready:
+            tracker.delay = max((u.lag for u in upstream[id(tracker)]), default=0.0)
+            ordered.append(tracker)
+        waiting = [t for t in waiting if t not in next_ready]
+    for tracker in waiting:
+        _reject(problems, tracker.spec,
+                "is on, or depends on, a cycle of correlations referencing each other; "
+                "not evaluated")
+    return ordered
+
+
+def _names(tracker: Tracker) -> set[str]:
+    """The references a tracker's own hits answer to."""
+    rule = tracker.spec.rule
+    return {name for name in (rule.id, rule.name) if name}
+
+
+def _reject(problems: Problems, spec: CorrelationSpec, message: str) -> None:
+    problems.add("correlation", Location(spec.rule.path, rule=spec.rule.id), message)
+
+
+def _targets(hit: Hit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
+    """The trackers that reference ``hit``'s rule by id or by name, once each."""
+    found = routes.get(hit.rule.id, [])
+    if hit.rule.name and hit.rule.name in routes:
+        found = list(dict.fromkeys([*found, *routes[hit.rule.name]]))
+    return found
+
+
+def _advance(trackers: list[Tracker], routes: dict[str, list[Tracker]], clock: float,
+             ready: list[Ready]) -> None:
+    """Move every tracker to ``clock`` (less its delay), feeding outputs downstream."""
+    for tracker in trackers:
+        for out in tracker.advance(clock - tracker.delay):
+            for downstream in _targets(out, routes):
+                downstream.push(out)
+            end = cast(datetime, out.timestamp)  # correlation hits carry their window end
+            heapq.heappush(ready, (end.timestamp(), out.sort_key(), next(_ORDER), out))
+
+
+def _release(ready: list[Ready], before: float) -> Iterator[Hit]:
+    """Pop the correlation hits dated before ``before``, in order."""
+    while ready and ready[0][0] < before:
+        yield heapq.heappop(ready)[3]
