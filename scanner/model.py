@@ -8,7 +8,7 @@ Every stage speaks in these types and nothing else crosses a stage boundary:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -186,8 +186,8 @@ class Hit:
                    derived=event.derived)
 
     def sort_key(self) -> tuple[str, str, int, str]:
-        """Deterministic output order: (timestamp, source, line, rule id)."""
-        ts = self.timestamp.isoformat() if self.timestamp else ""
+        """Deterministic output order: (UTC timestamp, source, line, rule id)."""
+        ts = self.timestamp.astimezone(timezone.utc).isoformat() if self.timestamp else ""
         return (ts, self.source, self.line, self.rule.id)
 
 

@@ -1,0 +1,195 @@
+"""Stream-integrity events: traces of log tampering that no single line shows.
+
+A :class:`StreamWatch` sees every physical line of a stamped text log (a route
+with ``record_start``, i.e. the syslog family), even the lines the prefilter
+skips, and cheaply compares each line's stamp with the previous one. It reports
+
+* ``time_backwards``: a stamp more than ``BACKWARDS_TOLERANCE`` before the
+  previous line's (daemons' clocks disagree by a second or two; an edited log
+  usually does not fit in);
+* ``silence``: a gap of at least ``SILENCE_SECONDS`` between two lines of a file
+  that is otherwise busy (at least ``BUSY_LINES_PER_HOUR`` lines an hour over its
+  span) — the shape left by deleting a stretch of lines.
+
+:func:`chain_anomalies` checks rotation chains across files: a missing member
+(``auth.log.1`` and ``auth.log.3.gz`` but no ``auth.log.2*``), a newer member
+starting before the older one ended, a long silence between members.
+
+The events carry the logsource ``{product: linux, service: log_integrity}`` and
+the fields ``anomaly``, ``chain``, ``gap_seconds``, ``previous_source``,
+``previous_line``, so plain Sigma rules (``sigma_rules/``) decide what to report.
+Comparisons work on the stamp text; a stamp is parsed only at hour boundaries and
+on a suspected step back, so watching costs little per line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+from typing import Iterator, Mapping, Sequence
+
+from scanner.model import Event, LogSource, SourceFile
+from scanner.normalize.routes import Route, strip_rotation
+from scanner.normalize.timestamps import MONTHS, parse_time
+from scanner.normalize.year import YearTracker, is_rollover
+
+INTEGRITY = LogSource(product="linux", service="log_integrity")
+SILENCE_SECONDS = 6 * 3600
+BUSY_LINES_PER_HOUR = 10
+BACKWARDS_TOLERANCE = 60.0
+MAX_EVENTS_PER_FILE = 100
+_PRI = re.compile(r"^<\d{1,3}>(1 )?")
+
+
+class StreamWatch:
+    """Watches the stamps of one file's lines, in order."""
+
+    logsources = (INTEGRITY,)
+
+    def __init__(self, file: SourceFile, route: Route, tz: tzinfo, start_year: int | None) -> None:
+        self.source = file.source
+        self._start = route.record_start
+        self._tz = tz
+        self._years = YearTracker(start_year or datetime.fromtimestamp(file.mtime, tz).year)
+        self._key = ""  # comparable form of the previous stamp
+        self._stamp = ""  # the previous stamp's text
+        self._line = 0
+        self._events: list[Event] = []
+        self._gaps: list[Event] = []
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.stamped = 0
+
+    def see(self, line: int, text: str) -> None:
+        """Look at one physical line (1-based number, text)."""
+        match = self._start.match(text) if self._start else None
+        if match is None:
+            return
+        stamp = _PRI.sub("", match.group(0))
+        key = _comparable(stamp)
+        self.stamped += 1
+        if not self._key:
+            self.first = self._time(stamp)
+        elif key < self._key and not _is_rollover(self._key, key):
+            self._step_back(line, stamp)
+        elif key[:_hour_width(key)] != self._key[:_hour_width(key)]:
+            self._check_gap(line, stamp)
+        self._key, self._stamp, self._line = key, stamp, line
+
+    def _time(self, stamp: str) -> datetime | None:
+        return parse_time(stamp, "syslog", self._tz, self._years.year_for)[0]
+
+    def _step_back(self, line: int, stamp: str) -> None:
+        before, now = self._time(self._stamp), self._time(stamp)
+        if before and now and (before - now).total_seconds() > BACKWARDS_TOLERANCE:
+            self._add(self._events, "time_backwards", line, now, before - now)
+
+    def _check_gap(self, line: int, stamp: str) -> None:
+        before, now = self._time(self._stamp), self._time(stamp)
+        if before and now and (now - before).total_seconds() >= SILENCE_SECONDS:
+            self._add(self._gaps, "silence", line, now, now - before)
+
+    def _add(self, bucket: list[Event], anomaly: str, line: int, when: datetime, gap: object) -> None:
+        if len(self._events) + len(self._gaps) < MAX_EVENTS_PER_FILE:
+            seconds = int(gap.total_seconds())  # type: ignore[attr-defined]
+            bucket.append(integrity_event(anomaly, self.source, line, when, seconds,
+                                          self.source, self._line))
+
+    def anomalies(self) -> list[Event]:
+        """The file's integrity events, once every line was seen."""
+        if self._stamp:
+            self.last = self._time(self._stamp)
+        busy = _busy(self.stamped, self.first, self.last)
+        return sorted(self._events + (self._gaps if busy else []), key=lambda e: e.line)
+
+
+def _comparable(stamp: str) -> str:
+    """A string that orders like the stamp's time within a year (``Dec 30`` → ``12 30``)."""
+    month = MONTHS.get(stamp[:3].lower())
+    return f"{month:02d}{stamp[3:]}" if month else stamp
+
+
+def _hour_width(key: str) -> int:
+    return 13 if key[:4].isdigit() and key[4:5] == "-" else 9
+
+
+def _is_rollover(previous: str, key: str) -> bool:
+    if previous[:4].isdigit() and previous[4:5] == "-":
+        return False
+    return previous[:2].isdigit() and key[:2].isdigit() and is_rollover(int(previous[:2]), int(key[:2]))
+
+
+def _busy(lines: int, first: datetime | None, last: datetime | None) -> bool:
+    if not first or not last or lines < 2:
+        return False
+    hours = max((last - first).total_seconds() / 3600, 1.0)
+    return lines / hours >= BUSY_LINES_PER_HOUR
+
+
+def integrity_event(anomaly: str, source: str, line: int, when: datetime | None, gap: int | None,
+                    previous_source: str | None, previous_line: int | None,
+                    detail: str = "") -> Event:
+    """One stream-integrity event."""
+    chain = strip_rotation(source)
+    fields: dict[str, object] = {"anomaly": anomaly, "chain": chain}
+    if gap is not None:
+        fields["gap_seconds"] = gap
+    if previous_source is not None:
+        fields["previous_source"] = previous_source
+        fields["previous_line"] = previous_line
+    where = f"after {previous_source}:{previous_line}" if previous_source else ""
+    raw = " ".join(filter(None, (f"{anomaly} in {chain}", where,
+                                 f"gap {gap} s" if gap is not None else "", detail)))
+    return Event(source, line, "integrity", (INTEGRITY,), fields, raw, when,
+                 None if when else "no time known", derived=True)
+
+
+_NUMBERED = re.compile(r"\.(\d+)(\.(gz|bz2|xz|zst))?$")
+Span = tuple[datetime | None, datetime | None, int]  # first stamp, last stamp, stamped lines
+
+
+def chain_anomalies(chains: Sequence[Sequence[SourceFile]],
+                    spans: Mapping[str, Span]) -> Iterator[Event]:
+    """Integrity events across the members of each rotation chain (oldest → newest).
+
+    ``spans`` gives, per source, the first and last stamp and the stamped line count
+    (files that were not watched are absent).
+    """
+    for chain in chains:
+        missing = list(_missing_members(chain, spans))
+        yield from missing
+        gaps = {e.fields["previous_source"] for e in missing}  # a silence there is expected
+        for older, newer in zip(chain, chain[1:]):
+            if older.source not in spans or newer.source not in spans:
+                continue
+            o_first, o_last, o_lines = spans[older.source]
+            n_first, n_last, n_lines = spans[newer.source]
+            if not o_last or not n_first:
+                continue
+            step = (n_first - o_last).total_seconds()
+            if step < -BACKWARDS_TOLERANCE:
+                yield integrity_event("time_backwards", newer.source, 1, n_first, int(-step),
+                                      older.source, None, "newer member starts before the older ends")
+            elif (step >= SILENCE_SECONDS and older.source not in gaps
+                  and _busy(o_lines, o_first, o_last)
+                  and _busy(n_lines, n_first, n_last)):
+                yield integrity_event("silence", newer.source, 1, n_first, int(step),
+                                      older.source, None, "between rotation members")
+
+
+def _missing_members(chain: Sequence[SourceFile], spans: Mapping[str, Span]) -> Iterator[Event]:
+    """Gaps in a numbered chain (``.1``, ``.3.gz``: ``.2`` is missing); the live file is 0."""
+    members: dict[int, SourceFile] = {}
+    for file in chain:
+        number = _NUMBERED.search(file.source)
+        if number is None and file.source != strip_rotation(file.source):
+            return  # dated members (auth.log-20240101) have no sequence to check
+        members[int(number.group(1)) if number else 0] = file
+    indices = sorted(members)
+    for newer, older in zip(indices, indices[1:]):
+        for missing in range(newer + 1, older):
+            after = members[newer]
+            yield integrity_event("missing_rotation_member", after.source, 1,
+                                  spans.get(after.source, (None, None, 0))[0], None,
+                                  members[older].source, None,
+                                  f"{strip_rotation(after.source)}.{missing} is missing")
