@@ -14,6 +14,13 @@ from typing import Any, Iterable, Mapping
 
 LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
+# Fields whose values a parser makes up rather than copies from the line: the
+# message kind (a grammar alias), constants a route adds per kind, and the
+# facility/severity names read from a <PRI> number. The literal prefilter, which
+# looks at the raw line before it is parsed, must take no literal from them.
+SYNTHESIZED_FIELDS: frozenset[str] = frozenset({"event", "action", "invalid_user", "facility",
+                                              "severity"})
+
 
 def level_rank(level: str | None) -> int:
     """Order of a Sigma level (unknown or missing levels rank lowest)."""

@@ -149,3 +149,31 @@ def test_prefilter_is_sound_on_synthetic_events_from_corpus_rules(corpus: Path) 
         hits += len(found[0])
     print(f"{hits} hits on 3000 synthetic events")
     assert hits > 300
+
+
+def test_synthesized_fields_give_no_literal() -> None:
+    """A rule on the message kind must not be skipped because the kind is not in the raw line."""
+    from scanner.errors import Problems
+    from scanner.match.matcher import Matcher
+    from scanner.model import SYNTHESIZED_FIELDS, Event, LogSource
+    from scanner.normalize.routes import load_routes
+    from scanner.rules.load import load_rules
+
+    constants = {key for route in load_routes().values() for extra in route.kinds.values()
+                 for key in extra}
+    assert constants <= SYNTHESIZED_FIELDS, "a route adds a constant field the prefilter reads"
+    rule = Path(__file__).parent / "rules" / "_synth.yml"
+    try:
+        rule.write_text("title: kind rule\nid: 5d7c6a1e-0000-4000-8000-000000000001\n"
+                        "logsource: {product: linux, service: sshd}\n"
+                        "detection: {sel: {event: failed_password}, condition: sel}\n")
+        compiled = load_rules([rule], Problems())
+    finally:
+        rule.unlink()
+    sshd = LogSource(product="linux", service="sshd")
+    plan = Matcher(compiled).plan([sshd])
+    raw = "Feb 11 06:25:01 vps sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2"
+    candidates = plan.candidates(raw)
+    assert candidates
+    event = Event("auth.log", 1, "syslog", (sshd,), {"event": "failed_password"}, raw)
+    assert [r.title for r in plan.match(event, candidates)] == ["kind rule"]

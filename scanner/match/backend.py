@@ -46,6 +46,7 @@ from sigma.types import (
 from scanner.match import prefilter
 from scanner.match.prefilter import Literals
 from scanner.match.runtime import compile_regex
+from scanner.model import SYNTHESIZED_FIELDS
 
 _FLAGS = {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag.MULTILINE: "m",
           SigmaRegularExpressionFlag.DOTALL: "s"}
@@ -183,7 +184,9 @@ class PythonMatcherBackend(Backend):
 
     def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression,
                                            state: ConversionState) -> Expr:
-        return self._string_test(self._value(cond.field), cond.value)
+        expr = self._string_test(self._value(cond.field), cond.value)
+        # A synthesized value is not in the raw line the prefilter sees before parsing.
+        return Expr(expr.source, None) if cond.field in SYNTHESIZED_FIELDS else expr
 
     convert_condition_field_eq_val_str_case_sensitive = convert_condition_field_eq_val_str
 
