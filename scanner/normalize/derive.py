@@ -9,13 +9,14 @@ record (``argc=2 a0="cat" a1="/etc/shadow"``). A derived event carries the logso
 ``command_line``, ``user``, ``cwd``, ``target_user`` (those known), the source, line,
 raw text and timestamp of the record it came from, and ``derived=True``. Sudo lines
 that ran nothing (wrong password, user not in sudoers, ``sudo -l``) derive nothing; a
-relative sudo command (``./filebeat``) is resolved against its ``PWD``.
+relative sudo command (``./filebeat``) keeps its ``image`` as logged, beside ``cwd``:
+every derived value must occur in the line verbatim, or the literal prefilter, which
+reads the line before it is parsed, could skip it.
 Works on normalized events only: it knows no file, route or rule.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import Any, Callable, Iterator, Mapping
 
@@ -42,10 +43,7 @@ def _sudo_process(event: Event) -> ProcessFields | None:
     # Kind "command" (grammars/sudo.lark) ran; "denied" lines name the command they refused.
     if fields.get("event") != "command" or not command or command in _SUDO_PSEUDO_COMMANDS:
         return None
-    image = command.split(" ", 1)[0]
-    if "/" in image and not image.startswith("/") and cwd:  # "./filebeat -e" run in PWD
-        image = posixpath.normpath(posixpath.join(cwd, image))
-    return _present(image=image, command_line=command, user=fields.get("user"),
+    return _present(image=command.split(" ", 1)[0], command_line=command, user=fields.get("user"),
                     target_user=fields.get("target_user"), cwd=cwd)
 
 
