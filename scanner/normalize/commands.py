@@ -1,0 +1,125 @@
+"""The ``logsigma events`` and ``logsigma formats`` subcommands.
+
+``events`` walks the given paths, routes each file, infers the years of
+year-less syslog stamps per rotation chain and writes every normalized event as
+one JSON object per line (or, with ``--coverage``, per-file parse coverage with
+a few escaped samples of unparsed lines). ``formats`` prints the routing table.
+Both take validated ``argparse`` options from :mod:`scanner.cli` and return an
+exit code; problems go to stderr as one line each and never stop the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import nullcontext
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence, TextIO
+
+from tabulate import tabulate
+
+from scanner.errors import Problems
+from scanner.model import Event, FileStats, SourceFile
+from scanner.normalize.normalizer import normalize_file
+from scanner.normalize.routes import Choice, Route, choose_route, load_routes, parse_format_for
+from scanner.normalize.timestamps import parse_tz
+from scanner.normalize.year import YearPlan, scan_years
+from scanner.report.output import atomic_text
+from scanner.report.safe import escape_control, shorten
+from scanner.sources.open import sniff_lines
+from scanner.sources.walk import rotation_chains, walk
+
+EXIT_OK, EXIT_ERROR = 0, 2
+YEARLESS = ("rfc3164", "syslog")
+SAMPLE_WIDTH = 160
+
+
+def events_command(args: argparse.Namespace) -> int:
+    """Write normalized events (or coverage with ``--coverage``); 2 when no file was found."""
+    tz = parse_tz(args.tz)
+    routes = load_routes()
+    forced = parse_format_for(args.format_for, routes)
+    problems = Problems()
+    files = walk([Path(p) for p in args.paths], problems)
+    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    plan = plan_years(files, choices, tz, args.year)
+    output = atomic_text(Path(args.output)) if args.output else nullcontext(sys.stdout)
+    with output as out:
+        for file in files:
+            stats = FileStats(file.source, choices[file.source].route.format, bytes=file.size)
+            events = normalize_file(file, choices[file.source], problems, stats, tz=tz,
+                                    start_year=plan.start_years.get(file.source))
+            if args.coverage:
+                for _ in events:
+                    pass
+                out.write(coverage_text(stats))
+            else:
+                write_events(events, out)
+    for note in plan.notes:
+        print(f"logsigma: {note}", file=sys.stderr)
+    for problem in problems:
+        print(f"logsigma: {escape_control(str(problem))}", file=sys.stderr)
+    return EXIT_OK if files else EXIT_ERROR
+
+
+def plan_years(files: Sequence[SourceFile], choices: Mapping[str, Choice], tz: tzinfo,
+               year: int | None) -> YearPlan:
+    """Start years of every file whose route reads year-less stamps, chain by chain."""
+    plan = YearPlan()
+    for chain in rotation_chains(files):
+        yearless = [f for f in chain if _reads_yearless(choices[f.source].route)]
+        if yearless:
+            part = scan_years(yearless, tz, year)
+            plan.start_years.update(part.start_years)
+            plan.notes.extend(part.notes)
+    return plan
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """The JSON object of one event in ``logsigma events`` output."""
+    return {
+        "timestamp": event.timestamp.isoformat() if event.timestamp else None,
+        "source": event.source,
+        "line": event.line,
+        "format": event.format,
+        "logsource": [ls.to_dict() for ls in event.logsources],
+        "fields": event.fields,
+        "raw": event.raw,
+    }
+
+
+def write_events(events: Iterator[Event], out: TextIO) -> None:
+    """One JSON line per event (non-JSON values such as bytes are written as text)."""
+    for event in events:
+        out.write(json.dumps(event_record(event), ensure_ascii=False, default=str) + "\n")
+
+
+def coverage_text(stats: FileStats) -> str:
+    """The coverage block of one file: counts, then up to three escaped unparsed samples."""
+    head = (f"{escape_control(stats.source)}: format={stats.format} lines={stats.lines} "
+            f"parsed={stats.parsed} unparsed={stats.unparsed} skipped={stats.skipped}\n")
+    return head + "".join(f"  unparsed: {shorten(escape_control(s), SAMPLE_WIDTH)}\n"
+                          for s in stats.samples)
+
+
+def formats_command(args: argparse.Namespace) -> int:
+    """Print the routing table: format, file globs, sniff, logsources, programs."""
+    rows = [_format_row(route) for route in load_routes().values()]
+    print(tabulate(rows, headers=("format", "files", "sniff", "logsources", "programs")))
+    return EXIT_OK
+
+
+def _format_row(route: Route) -> tuple[str, str, str, str, str]:
+    files = ", ".join(g.glob + (f" (+{', '.join(map(str, g.logsources))})" if g.logsources else "")
+                      for g in route.files)
+    programs = ", ".join(f"{name}→{'+'.join(p.grammars) or '-'}"
+                         + (f" ({', '.join(map(str, p.logsources))})" if p.logsources else "")
+                         for name, p in sorted(route.programs.items()))
+    return (route.format, files or "-", "yes" if route.sniff else "no",
+            ", ".join(map(str, route.logsources)) or "-", programs or "-")
+
+
+def _reads_yearless(route: Route) -> bool:
+    return route.time is not None and route.time.format in YEARLESS
