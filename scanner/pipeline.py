@@ -1,0 +1,323 @@
+"""``logsigma scan``: wire sources → normalize → match → correlate → report.
+
+The main process loads and compiles the rules once, walks the inputs, routes
+each file, plans the years of year-less syslog per rotation chain, and hands one
+:class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
+own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
+objects do not pickle) and returns the file's hits, coverage and problems. The
+main process merges them in a fixed order, correlates, filters, and renders, so
+the output is byte-identical whatever ``--jobs`` is. This module owns the
+``Problems`` collector of a run and the exit code; it never writes to the input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Iterable, Iterator, Sequence
+
+from scanner.baseline import baseline_text, fingerprint, read_baseline
+from scanner.config import ScanConfig, scan_config
+from scanner.correlate.engine import correlate
+from scanner.errors import Location, Problem, Problems
+from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
+from scanner.match.matcher import Matcher, Plan
+from scanner.model import Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank
+from scanner.normalize.commands import plan_years
+from scanner.normalize.derive import PROCESS_CREATION, derive
+from scanner.normalize.normalizer import normalize_file
+from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
+from scanner.report.output import atomic_text, emit
+from scanner.report.progress import Progress
+from scanner.report.safe import escape_control
+from scanner.report.table import render_summary
+from scanner.rules.load import CompiledRules, load_rules
+from scanner.sources.open import sniff_lines
+from scanner.sources.walk import rotation_chains, walk
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+TOP_RULES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """One file to scan, with its route and the year its year-less stamps start in."""
+
+    file: SourceFile
+    choice: Choice
+    start_year: int | None
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """What a worker found in one file."""
+
+    hits: list[Hit]
+    stats: FileStats
+    problems: list[Problem]
+    span: Span  # first and last stamp, stamped lines (for checks across rotation members)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What every worker needs besides the rules (all picklable)."""
+
+    prefilter: bool
+    tz: tzinfo
+    since: datetime | None
+    until: datetime | None
+
+
+def possible_logsources(choice: Choice) -> tuple[LogSource, ...]:
+    """Every logsource an event of this route can carry, derived events included."""
+    route = choice.route
+    sources = [*route.logsources, *choice.logsources]
+    for program in route.programs.values():
+        sources += program.logsources
+    return (*dict.fromkeys(sources), PROCESS_CREATION)
+
+
+def match_text(event: Event) -> str:
+    """The text the prefilter sees: the raw record plus every normalized value.
+
+    Values are added because parsers decode (audit hex, JSON escapes, binary
+    records), so a value a rule tests may not appear verbatim in ``raw``.
+    """
+    values = (v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list) else str(v)
+              for v in event.fields.values())
+    return "\0".join((event.raw, *values))
+
+
+class Worker:
+    """The per-process state: one matcher, reused for every file the process scans."""
+
+    def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
+        self.matcher = Matcher(compiled, prefilter=options.prefilter)
+        self.options = options
+
+    def scan(self, unit: WorkUnit) -> UnitResult:
+        """Normalize and match one file."""
+        file, choice = unit.file, unit.choice
+        plan = self.matcher.plan(possible_logsources(choice))
+        problems = Problems()
+        stats = FileStats(file.source, choice.route.format, bytes=file.size)
+        watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)
+        events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
+                                start_year=unit.start_year, observe=watch.see,
+                                wanted=lambda text: bool(plan.candidates(text)))
+        hits = list(self._hits(plan, self._in_window(events)))
+        hits += self.scan_events(watch.logsources, watch.anomalies())
+        return UnitResult(hits, stats, problems.items, (watch.first, watch.last, watch.stamped))
+
+    def _in_window(self, events: Iterable[Event]) -> Iterator[Event]:
+        since, until = self.options.since, self.options.until
+        for event in events:
+            ts = event.timestamp
+            if ts is None or ((since is None or ts >= since) and (until is None or ts <= until)):
+                yield event
+
+    def scan_events(self, logsources: Iterable[LogSource], events: Iterable[Event]) -> list[Hit]:
+        """The hits of already-normalized events (the checks across files)."""
+        return list(self._hits(self.matcher.plan(logsources), self._in_window(events)))
+
+    @staticmethod
+    def _hits(plan: Plan, events: Iterable[Event]) -> Iterator[Hit]:
+        for event in events:
+            for ev in (event, *derive(event)):
+                candidates = plan.candidates(match_text(ev))
+                if candidates:
+                    for rule in plan.match(ev, candidates):
+                        yield Hit.of(rule, ev)
+
+
+_WORKER: Worker | None = None
+
+
+def _init_worker(compiled: CompiledRules, options: WorkerOptions) -> None:
+    global _WORKER
+    _WORKER = Worker(compiled, options)
+
+
+def _scan_in_worker(unit: WorkUnit) -> UnitResult:
+    assert _WORKER is not None, "worker not initialized"
+    return _WORKER.scan(unit)
+
+
+def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
+              jobs: int, progress: Progress) -> Iterator[UnitResult]:
+    """Scan every unit, in ``jobs`` processes when more than one; results in unit order."""
+    if jobs <= 1 or len(units) <= 1:
+        worker = Worker(compiled, options)
+        results: Iterable[UnitResult] = map(worker.scan, units)
+        for result in results:
+            progress.advance(result.stats.bytes, result.stats.lines)
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                             initargs=(compiled, options)) as pool:
+        for result in pool.map(_scan_in_worker, units, chunksize=1):
+            progress.advance(result.stats.bytes, result.stats.lines)
+            yield result
+
+
+def rule_filter(config: ScanConfig) -> Any:
+    """The rule selection of ``--status/--tag/--rule-id/--exclude-rule`` as a predicate."""
+    def keep(rule: RuleInfo) -> bool:
+        if rule.id in config.exclude_rules:
+            return False
+        if config.rule_ids and rule.id not in config.rule_ids:
+            return False
+        if config.statuses and (rule.status or "").lower() not in config.statuses:
+            return False
+        return not config.tags or bool(config.tags & {t.lower() for t in rule.tags})
+    return keep
+
+
+@dataclass(slots=True)
+class Scan:
+    """The state of one run, filled stage by stage."""
+
+    config: ScanConfig
+    problems: Problems = field(default_factory=Problems)
+    stats: list[FileStats] = field(default_factory=list)
+    time_notes: list[str] = field(default_factory=list)
+    chains: list[list[SourceFile]] = field(default_factory=list)
+    rules_loaded: int = 0
+    rules_skipped: int = 0
+    suppressed: int = 0
+    seconds: float = 0.0
+
+
+def plan_units(scan: Scan) -> list[WorkUnit]:
+    """Walk the inputs, route each file and plan year-less syslog years per chain."""
+    config = scan.config
+    routes = load_routes()
+    forced = parse_format_for([f"{g}={f}" for g, f in config.format_for], routes)
+    files = walk(list(config.paths), scan.problems)
+    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    years = plan_years(files, choices, config.tz, config.year)
+    scan.chains = rotation_chains(files)
+    scan.time_notes += years.notes
+    return [WorkUnit(f, choices[f.source], years.start_years.get(f.source)) for f in files]
+
+
+def merge_results(results: Iterable[UnitResult], scan: Scan, compiled: CompiledRules,
+                  options: WorkerOptions) -> list[Hit]:
+    """All hits of all files, plus those of the checks across rotation members, sorted."""
+    hits: list[Hit] = []
+    spans: dict[str, Span] = {}
+    for result in results:
+        hits += result.hits
+        scan.stats.append(result.stats)
+        scan.problems.extend(result.problems)
+        if result.span[2]:
+            spans[result.stats.source] = result.span
+    anomalies = list(chain_anomalies(scan.chains, spans))
+    if anomalies:  # rare: only then is a matcher compiled in the main process
+        hits += Worker(compiled, options).scan_events((INTEGRITY,), anomalies)
+    hits.sort(key=Hit.sort_key)
+    return hits
+
+
+def select_hits(hits: list[Hit], compiled: CompiledRules, scan: Scan) -> list[Hit]:
+    """Correlate, then keep what the user asked to see, in output order."""
+    config = scan.config
+    correlated = list(correlate(hits, compiled.correlations, scan.problems))
+    shown = [h for h in hits if h.rule.output] + correlated
+    if config.min_level:
+        floor = level_rank(config.min_level)
+        shown = [h for h in shown if level_rank(h.rule.level) >= floor]
+    if config.baseline:
+        known = read_baseline(config.baseline)
+        kept = [h for h in shown if fingerprint(h) not in known]
+        scan.suppressed = len(shown) - len(kept)
+        shown = kept
+    shown.sort(key=Hit.sort_key)
+    return shown
+
+
+def summarize(scan: Scan, hits: Sequence[Hit]) -> dict[str, Any]:
+    """The run summary shared by the table footer and ``--format json``."""
+    lines = sum(s.lines for s in scan.stats)
+    by_level = Counter(h.rule.level or "unknown" for h in hits)
+    return {
+        "files": len(scan.stats),
+        "bytes": sum(s.bytes for s in scan.stats),
+        "lines": lines,
+        "parsed": sum(s.parsed for s in scan.stats),
+        "unparsed": sum(s.unparsed for s in scan.stats),
+        "skipped": sum(s.skipped for s in scan.stats),
+        "seconds": scan.seconds,
+        "lines_per_second": lines / scan.seconds if scan.seconds else 0.0,
+        "formats": dict(Counter(s.format for s in scan.stats)),
+        "rules_loaded": scan.rules_loaded,
+        "rules_skipped": scan.rules_skipped,
+        "hits": len(hits),
+        "hits_by_level": {lvl: by_level[lvl] for lvl in sorted(by_level, key=level_rank, reverse=True)},
+        "top_rules": Counter(h.rule.title for h in hits).most_common(TOP_RULES),
+        "suppressed_by_baseline": scan.suppressed,
+        "time_notes": scan.time_notes,
+        "problem_counts": dict(scan.problems.counts()),
+        "problems": [str(p) for p in scan.problems],
+    }
+
+
+def exit_code(scan: Scan, hits: Sequence[Hit]) -> int:
+    """2 for --strict with warnings, 1 for a hit at or above --fail-on, else 0."""
+    config = scan.config
+    if config.strict and len(scan.problems):
+        return EXIT_ERROR
+    if config.fail_on and any(level_rank(h.rule.level) >= level_rank(config.fail_on) for h in hits):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def run_scan(config: ScanConfig) -> int:
+    """Run a whole scan; returns the exit code."""
+    started = time.monotonic()
+    scan = Scan(config)
+    compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders)
+    scan.rules_skipped = len(scan.problems)
+    compiled = compiled.select(rule_filter(config))
+    scan.rules_loaded = len(compiled.rules)
+    if not compiled.rules:
+        _print_problems(scan.problems)
+        print("logsigma: error: no rule loaded", file=sys.stderr)
+        return EXIT_ERROR
+    units = plan_units(scan)
+    if not units:
+        _print_problems(scan.problems)
+        print("logsigma: error: no readable input file", file=sys.stderr)
+        return EXIT_ERROR
+    options = WorkerOptions(config.prefilter, config.tz, config.since, config.until)
+    progress = Progress(sum(u.file.size for u in units), enabled=not config.quiet)
+    try:
+        results = run_units(units, compiled, options, config.jobs, progress)
+        hits = merge_results(results, scan, compiled, options)
+    finally:
+        progress.close()
+    shown = select_hits(hits, compiled, scan)
+    scan.seconds = time.monotonic() - started
+    summary = summarize(scan, shown)
+    emit(shown, summary, config.output_format, config.output)
+    if config.write_baseline:
+        with atomic_text(config.write_baseline) as out:
+            out.write(baseline_text(shown))
+    if not config.quiet and config.output_format != "json":
+        sys.stderr.write(render_summary(summary))
+    return exit_code(scan, shown)
+
+
+def _print_problems(problems: Problems) -> None:
+    for problem in problems:
+        print(f"logsigma: {escape_control(str(problem))}", file=sys.stderr)
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    """The ``scan`` subcommand."""
+    return run_scan(scan_config(args))
