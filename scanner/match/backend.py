@@ -192,7 +192,11 @@ class PythonMatcherBackend(Backend):
 
     def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression,
                                            state: ConversionState) -> Expr:
-        return Expr(f"num_cmp({self._value(cond.field)}, 'eq', {float(cond.value.number)!r})", None)
+        number = cond.value.number
+        # An integer is written with its digits in every log format we read (404 as "404"),
+        # so they stand for the leaf; exponent notation ("4.04e2") is the documented exception.
+        digits = prefilter.leaf_literals([str(abs(number))]) if isinstance(number, int) else None
+        return Expr(f"num_cmp({self._value(cond.field)}, 'eq', {float(number)!r})", digits)
 
     def convert_condition_field_eq_val_timestamp_part(
             self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> Expr:

@@ -5,9 +5,10 @@ strings of which at least one occurs in the lower-cased text whenever the rule
 can match, or ``None`` when no such set is known (the rule is then always
 evaluated). Derivation, bottom up: a string leaf gives its longest literal run
 between wildcards (at least 3 characters, not stop-listed); OR gives the union
-(``None`` if any child is ``None``); AND gives its most selective child; NOT,
-regex, CIDR, comparisons, numbers, booleans, null/exists and fieldref give
-``None``. Stop-listed tokens (on nearly every line of common logs) never stand
+(``None`` if any child is ``None``); AND gives its most selective child; an
+integer compared for equality gives its digits (``404``); NOT, regex, CIDR,
+comparisons, other numbers, booleans, null/exists, fieldref and leaves on
+synthesized fields (``model.SYNTHESIZED_FIELDS``) give ``None``. Stop-listed tokens (on nearly every line of common logs) never stand
 for a leaf, so an AND prefers a rarer sibling, and a rule left with only common
 tokens is always evaluated rather than making every line a candidate. This is
 sound over "the text given" as long as every field value a rule tests occurs in
