@@ -1,0 +1,264 @@
+"""Derive from a compiled Lark LALR grammar one anchored regex that parses exactly like Lark.
+
+The Lark grammar stays the source of truth; this module reads what Lark built from
+it (the LALR parse table, the contextual lexer of every parser state, the rules
+with their filtered-out tokens and aliases) and unrolls every token path from the
+start state into one regex, so a line is parsed by a single ``re.match``.
+
+Lark's behaviour is mimicked, not approximated: at each parser state the lexer
+tries that state's terminals in Lark's own order and takes the first that matches,
+never backtracking into it; so every token is an atomic group ``(?>T)`` guarded by
+a negative lookahead over the terminals Lark would have tried first (only those
+that can start at the same place, see :mod:`scanner.normalize.regex_overlap`).
+Lark's string-over-regex rule (a regex token whose whole value equals a literal
+becomes that literal) is checked with a lookahead that compares the rest of the
+line. ``%ignore`` terminals become a possessive loop before each token. Token
+paths come from running the parse table itself, so shifts, reductions and
+conflict resolutions are Lark's. Each accepting path ends in an empty marker
+group naming its kind and the groups that hold its fields (first occurrence of
+a name wins, as in :meth:`Grammar.parse_with_lark`).
+
+A grammar whose token paths are unbounded (a recursive rule, ``x*``/``x+`` of
+rules or terminals) or too many raises :class:`NotDerivable` with the reason;
+the caller keeps using Lark for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lark import Lark
+from lark.grammar import Rule
+from lark.lexer import BasicLexer, ContextualLexer, PatternStr, TerminalDef
+from lark.parsers.lalr_analysis import Shift
+
+from scanner.normalize.regex_overlap import may_overlap
+
+Fields = dict[str, str]
+
+MAX_NODES = 20_000  # token-path nodes unrolled per grammar before giving up
+MAX_TOKENS = 200  # tokens on one path before calling the grammar unbounded
+_END = "$END"
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_REST_SLOT = "\x00"  # brackets a placeholder for the "rest of line" group of a way
+_REST_SLOTS = re.compile("\x00(\\d+)\x00")
+
+Value = int | tuple[int, ...]  # a shifted token's path index, or a rule's kept indices
+
+
+class NotDerivable(Exception):
+    """The grammar cannot be unrolled into a regex; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FastParser:
+    """The derived regex and, per accepting marker group, the kind and field groups."""
+
+    pattern: re.Pattern[str]
+    outcomes: dict[int, tuple[str, tuple[str, ...], tuple[int, ...]]]  # kind, names, groups
+
+    def parse(self, text: str) -> tuple[str, Fields] | None:
+        """Parse ``text`` whole; ``None`` when the grammar does not accept it."""
+        match = self.pattern.match(text)
+        if match is None:
+            return None
+        kind, names, groups = self.outcomes[match.lastindex or 0]
+        if len(groups) > 1:
+            return kind, dict(zip(names, match.group(*groups)))
+        return kind, {name: match.group(group) for name, group in zip(names, groups)}
+
+
+def derive(lark: Lark) -> FastParser:
+    """The fast parser of a Lark LALR grammar built with the contextual lexer."""
+    builder = _Builder(lark)
+    body = builder.node((builder.start,), (), (), frozenset())
+    if body is None:
+        raise NotDerivable("the grammar accepts no text")
+    try:
+        pattern = re.compile(body)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise NotDerivable(f"derived regex does not compile: {exc}") from None
+    outcomes = {
+        pattern.groupindex[marker]: (kind, tuple(f for _g, f in fields),
+                                     tuple(pattern.groupindex[g] for g, _f in fields))
+        for marker, (kind, fields) in builder.outcomes.items()
+    }
+    return FastParser(pattern, outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    type: str
+    group: str
+
+
+class _Builder:
+    """Walks the LALR automaton over every token path and writes the regex on the way."""
+
+    def __init__(self, lark: Lark) -> None:
+        frontend: Any = lark.parser
+        lexer = frontend.lexer
+        if not isinstance(lexer, ContextualLexer):
+            raise NotDerivable(f"lexer is {type(lexer).__name__}, not the contextual lexer")
+        table = frontend.parser.parser.parse_table
+        self.states: dict[int, dict[str, tuple[Any, Any]]] = table.states
+        self.start: int = table.start_states["start"]
+        self.end: int = table.end_states["start"]
+        self.lexers: dict[int, BasicLexer] = lexer.lexers
+        self.outcomes: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._names = 0
+        self._nodes = 0
+        self._ways: dict[int, tuple[str, dict[str, str]]] = {}
+        self._field_groups: set[str] = set()
+        for term in lark.terminals:
+            _check_embeddable(term)
+
+    def node(self, stack: tuple[int, ...], values: tuple[Value, ...],
+             path: tuple[_Token, ...], seen: frozenset[tuple[int, ...]]) -> str | None:
+        """The regex for the rest of the text after ``path``; ``None`` if nothing is accepted."""
+        if stack in seen:
+            raise NotDerivable("unbounded repetition (a recursive rule or x*/x+)")
+        if len(path) > MAX_TOKENS:
+            raise NotDerivable(f"token paths longer than {MAX_TOKENS} (a recursive rule?)")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise NotDerivable(f"more than {MAX_NODES} token-path nodes")
+        ignored, ways = self._lexer_ways(stack[-1])
+        branches = []
+        for type_, way in ways.items():
+            fed = self._feed(stack, values, type_, len(path))
+            if fed is None:
+                continue
+            group = self._name("t")
+            if _REST_SLOT in way:  # every use of a way needs its own group names
+                way = _REST_SLOTS.sub(lambda m: f"r{group}_{m[1]}", way)
+            rest = self.node(fed[0], fed[1], (*path, _Token(type_, group)), seen | {stack})
+            if rest is not None:  # only tokens that some outcome keeps need a group
+                token = f"(?P<{group}>{way})" if group in self._field_groups else way
+                branches.append(token + rest)
+        accepted = self._accept(stack, values)
+        if accepted is not None:
+            kind, kept = accepted
+            marker = self._name("k")
+            fields = _fields(path, kept)
+            self.outcomes[marker] = (kind, fields)
+            self._field_groups.update(group for group, _field in fields)
+            branches.append(f"(?P<{marker}>)\\Z")
+        if not branches:
+            return None
+        return f"{ignored}(?:{'|'.join(branches)})"
+
+    def _name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def _feed(self, stack: tuple[int, ...], values: tuple[Value, ...], type_: str,
+              index: int) -> tuple[tuple[int, ...], tuple[Value, ...]] | None:
+        """Lark's ``feed_token``: reduce as needed, then shift; ``None`` on a parse error."""
+        states, vals = list(stack), list(values)
+        while True:
+            action = self.states[states[-1]].get(type_)
+            if action is None:
+                return None
+            if action[0] is Shift:
+                return (*states, action[1]), (*vals, index)
+            self._reduce(states, vals, action[1])
+
+    def _accept(self, stack: tuple[int, ...],
+                values: tuple[Value, ...]) -> tuple[str, tuple[int, ...]] | None:
+        """Feed the end of input: the kind and kept tokens, or ``None`` when rejected."""
+        states, vals = list(stack), list(values)
+        while True:
+            action = self.states[states[-1]].get(_END)
+            if action is None:
+                return None
+            rule: Rule = action[1]
+            self._reduce(states, vals, rule)
+            if states[-1] == self.end:
+                if rule.options.expand1 and not rule.alias:
+                    raise NotDerivable("?start alternative without an -> alias")
+                kept = vals[-1]
+                assert isinstance(kept, tuple)
+                return str(rule.alias or rule.origin.name), kept
+
+    def _reduce(self, states: list[int], vals: list[Value], rule: Rule) -> None:
+        """Pop the rule's children, keep the tokens Lark keeps, push the goto state."""
+        size = len(rule.expansion)
+        children = vals[len(vals) - size:] if size else []
+        del states[len(states) - size:], vals[len(vals) - size:]
+        kept: list[int] = []
+        for symbol, child in zip(rule.expansion, children):
+            if not symbol.is_term:
+                assert isinstance(child, tuple)
+                kept.extend(child)
+            elif rule.options.keep_all_tokens or not symbol.filter_out:
+                assert isinstance(child, int)
+                kept.append(child)
+        states.append(self.states[states[-1]][rule.origin.name][1])
+        vals.append(tuple(kept))
+
+    def _lexer_ways(self, state: int) -> tuple[str, dict[str, str]]:
+        """For a parser state: the ``%ignore`` loop and, per token type, the regex lexing it."""
+        cached = self._ways.get(state)
+        if cached is None:
+            cached = self._ways[state] = _lexer_ways(self.lexers[state])
+        return cached
+
+
+def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, str]]:
+    """Token ways of one state's lexer; ``_REST_SLOT`` marks group names to fill per use."""
+    order: list[TerminalDef] = lexer.scanner.terminals
+    ways: dict[str, list[str]] = {}
+    ignored: list[str] = []
+    for i, term in enumerate(order):
+        earlier = [e.pattern.to_regexp() for e in order[:i] if may_overlap(e, term)]
+        guard = f"(?!{'|'.join(earlier)})" if earlier else ""
+        body = _atomic(term)
+        unless = getattr(lexer.callback.get(term.name), "scanner", None)
+        if term.name in lexer.ignore_types:
+            if unless is not None:
+                raise NotDerivable(f"ignored terminal {term.name} collides with a literal")
+            ignored.append(f"{guard}{body}")
+        elif unless is None:
+            ways.setdefault(term.name, []).append(f"{guard}{body}")
+        else:
+            rest = f"{_REST_SLOT}{i}{_REST_SLOT}"
+            capture = f"(?={body}(?P<{rest}>(?s:.*)))"
+            literals = [s.pattern.to_regexp() for s in unless.terminals]
+            not_equal = [f"(?!{lit}(?P={rest})\\Z)" for lit in literals]
+            for j, literal in enumerate(unless.terminals):
+                equal = f"(?={literals[j]}(?P={rest})\\Z)"
+                ways.setdefault(literal.name, []).append(
+                    f"{guard}{capture}{''.join(not_equal[:j])}{equal}{body}")
+            ways.setdefault(term.name, []).append(f"{guard}{capture}{''.join(not_equal)}{body}")
+    loop = f"(?:{'|'.join(ignored)})*+" if ignored else ""
+    return loop, {t: w[0] if len(w) == 1 else f"(?:{'|'.join(w)})" for t, w in ways.items()}
+
+
+def _atomic(term: TerminalDef) -> str:
+    """The terminal's regex, matched without backtracking into it as Lark's lexer does.
+
+    A literal has one way to match, so it stays bare: ``re`` then skips a branch
+    that starts with a literal on its first character.
+    """
+    regexp = term.pattern.to_regexp()
+    return regexp if isinstance(term.pattern, PatternStr) else f"(?>{regexp})"
+
+
+def _fields(path: tuple[_Token, ...], kept: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
+    """(group, field name) of the kept named tokens, first occurrence of each name."""
+    fields: dict[str, str] = {}
+    for index in kept:
+        token = path[index]
+        if not token.type.startswith("_"):
+            fields.setdefault(token.type.lower(), token.group)
+    return tuple((group, field) for field, group in fields.items())
+
+
+def _check_embeddable(term: TerminalDef) -> None:
+    """Refuse terminals whose regex would change meaning inside a larger regex."""
+    regexp = term.pattern.to_regexp()
+    if _BACKREF.search(regexp) or re.compile(regexp).groupindex:
+        raise NotDerivable(f"terminal {term.name} uses named groups or backreferences")
