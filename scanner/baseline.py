@@ -11,31 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Iterable
 
 from scanner.errors import Location, UsageError
 from scanner.model import Hit
+from scanner.normalize.routes import strip_rotation
 
 VOLATILE_FIELDS = frozenset({"pid", "tid", "src_port", "session", "session_id", "serial",
                              "msg", "time", "timestamp"})
-# Rotation suffixes: .1, .2.gz, -20240101, -20240101.gz
-_ROTATION = re.compile(r"(\.\d+|-\d{8})?(\.(gz|bz2|xz|zst))?$")
-
-
-def chain_name(source: str) -> str:
-    """``source`` without its rotation and compression suffixes."""
-    return _ROTATION.sub("", source, count=1) or source
-
-
 def fingerprint(hit: Hit) -> str:
     """The stable identity of a hit across scans and log rotations."""
     if hit.correlation:
         stable: object = sorted((k, str(v)) for k, v in hit.correlation.group)
     else:
         stable = sorted((k, str(v)) for k, v in hit.fields.items() if k not in VOLATILE_FIELDS)
-    payload = json.dumps([hit.rule.id, chain_name(hit.source), stable], sort_keys=True)
+    payload = json.dumps([hit.rule.id, strip_rotation(hit.source), stable], sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8", "backslashreplace")).hexdigest()
 
 

@@ -7,17 +7,13 @@ Every check of a user-supplied value happens here, once, and fails with a
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scanner.errors import UsageError
+from scanner.normalize.timestamps import parse_tz
 from scanner.resources import bundled_rules_dir
-
-_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
-
 
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
@@ -45,21 +41,6 @@ class ScanConfig:
     write_baseline: Path | None
     prefilter: bool
     quiet: bool
-
-
-def parse_tz(text: str | None) -> tzinfo:
-    """An IANA zone name or a ``±HH:MM`` offset; ``None`` means UTC."""
-    if not text:
-        return timezone.utc
-    match = _OFFSET.match(text.strip())
-    if match:
-        sign, hours, minutes = match.groups()
-        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
-        return timezone(-delta if sign == "-" else delta)
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--tz: unknown timezone {text!r} (use an IANA name or ±HH:MM)") from None
 
 
 def parse_time(option: str, text: str | None, tz: tzinfo, end_of_day: bool = False) -> datetime | None:

@@ -42,6 +42,8 @@ from scanner.sources.walk import rotation_chains, walk
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TOP_RULES = 10
+# Problem kinds that --strict turns into a failed run: unreadable or damaged input, skipped rules.
+STRICT_KINDS = ("source", "rule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +270,10 @@ def summarize(scan: Scan, hits: Sequence[Hit]) -> dict[str, Any]:
 
 
 def exit_code(scan: Scan, hits: Sequence[Hit]) -> int:
-    """2 for --strict with warnings, 1 for a hit at or above --fail-on, else 0."""
+    """2 under --strict after an input or rule problem, 1 for a hit at or above --fail-on, else 0."""
     config = scan.config
-    if config.strict and len(scan.problems):
+    counts = scan.problems.counts()
+    if config.strict and any(counts[kind] for kind in STRICT_KINDS):
         return EXIT_ERROR
     if config.fail_on and any(level_rank(h.rule.level) >= level_rank(config.fail_on) for h in hits):
         return EXIT_FINDINGS
@@ -282,9 +285,9 @@ def run_scan(config: ScanConfig) -> int:
     started = time.monotonic()
     scan = Scan(config)
     compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders)
-    scan.rules_skipped = len(scan.problems)
+    scan.rules_skipped = scan.problems.counts()["rule"]
     compiled = compiled.select(rule_filter(config))
-    scan.rules_loaded = len(compiled.rules)
+    scan.rules_loaded = len(compiled.rules) + len(compiled.correlations)
     if not compiled.rules:
         _print_problems(scan.problems)
         print("logsigma: error: no rule loaded", file=sys.stderr)

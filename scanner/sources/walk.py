@@ -148,6 +148,10 @@ def _check_symlink(path: Path, rel: str, real_root: str, problems: Problems) -> 
     if os.path.commonpath([real_root, target]) != real_root:
         problems.add("source", Location(rel),
                      f"symlink leads out of the scanned tree (to {target}): not followed")
+    elif os.path.isdir(target) and os.path.commonpath(
+            [target, os.path.realpath(path.parent)]) == target:
+        problems.add("source", Location(rel),
+                     f"symlink loop (to its own ancestor {target}): not followed")
 
 
 def _regular(root: _Root, path: Path, rel: str, st: os.stat_result,
