@@ -41,7 +41,12 @@ def wheel_files(tmp_path: Path) -> set[str]:
 def test_installed_package_carries_grammars_and_rules(tmp_path: Path) -> None:
     """A plain ``pip install .`` (what CI runs) records the data files as installed;
     an editable install does not, so then a wheel is built and inspected instead."""
-    installed = {f.as_posix() for f in importlib.metadata.files("logsigma") or ()}
-    shipped = installed if "scanner/cli.py" in installed else wheel_files(tmp_path)
+    # The checkout's own logsigma.egg-info (cwd is on sys.path) lists sources, not installed
+    # files: take the distribution whose RECORD lists the package as installed.
+    installed = [files for dist in importlib.metadata.distributions()
+                 if dist.metadata["Name"] == "logsigma" and dist.read_text("RECORD")
+                 for files in [{f.as_posix() for f in dist.files or ()}]
+                 if "scanner/cli.py" in files]
+    shipped = installed[0] if installed else wheel_files(tmp_path)
     assert expected_data_files() <= shipped
     assert "scanner/normalize/grammars.py" in shipped
