@@ -495,7 +495,8 @@ with no intrusion) and this file, so the file:line references below are always e
 With the SigmaHQ corpus rules as well, expect more hits on the same story: sqlmap's UNION / ORDER BY
 probes (SQL injection), Nikto's `/.git/HEAD` (source code enumeration), `sudo /usr/bin/id`
 (account discovery), `wget -O /tmp/.x/pw.txt` (download to a suspicious directory) and the user
-creation in audit.log. No rule, bundled or corpus, covers the package install yet.
+creation in audit.log. The bundled "Offensive Tool Package Installed" rule flags the hydra
+install in dpkg.log.
 
 The quiet tree has cron, the administrator's daily key login from 192.0.2.50 with one `sudo`,
 ordinary web visitors, timers, UFW blocks, an unattended upgrade and an empty `btmp`: nothing in it

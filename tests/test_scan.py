@@ -61,6 +61,7 @@ STORY_RULES = {
     "Sudo Authentication Failure",
     "Su Authentication Failure",
     "Zeroed Or Truncated wtmp Record",
+    "Offensive Tool Package Installed",
 }
 
 
