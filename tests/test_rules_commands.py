@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import main
+from scanner.model import LogSource
+from scanner.rules.commands import read_from
 
 RULES = Path(__file__).parent / "rules"
 BROKEN = "title: Broken\nlogsource: {product: linux}\ndetection:\n  sel: {user|nosuch: x}\n  condition: sel\n"
@@ -58,3 +60,15 @@ def test_list_shows_metadata(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_check_corpus_loads_every_rule(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check", str(corpus / "sigmahq")]) == 0
     assert "393 loaded, 0 skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("logsource", "feeds"), [
+    (LogSource(category="webserver"), "nginx_access"),
+    (LogSource(product="linux", service="sshd"), "syslog"),
+    (LogSource(product="linux", category="process_creation"), "derived from sudo and auditd"),
+    (LogSource(product="linux", service="log_integrity"), "stream-integrity"),
+    (LogSource(category="proxy"), "cannot fire"),
+    (LogSource(product="windows", category="process_creation"), "cannot fire"),
+])
+def test_check_says_what_feeds_each_logsource(logsource: LogSource, feeds: str) -> None:
+    assert feeds in read_from(logsource)

@@ -80,6 +80,12 @@ class Route:
     decode: tuple[str, ...] = ()
     path: str = ""
 
+    def event_logsources(self) -> tuple[LogSource, ...]:
+        """Every logsource an event of this route can carry (file globs and programs too)."""
+        sources = [*self.logsources, *(ls for g in self.files for ls in g.logsources),
+                   *(ls for p in self.programs.values() for ls in p.logsources)]
+        return tuple(dict.fromkeys(sources))
+
     def program(self, name: str) -> Program | None:
         """The entry of syslog program ``name`` (``CRON``, ``/usr/sbin/cron``, ``sshd(pam_unix)``)."""
         key = name.rsplit("/", 1)[-1].lower()

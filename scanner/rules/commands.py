@@ -2,7 +2,8 @@
 
 Takes the parsed arguments of ``scanner.cli`` (``paths``, ``placeholders``) and
 writes tabulate tables to stdout, problems to stderr. ``check`` exits 0 when every
-rule loaded and compiled, 1 when any was skipped; a missing path raises
+rule loaded and compiled, 1 when any was skipped; the per-logsource counts say which
+formats feed each logsource, so a rule that loads but can never fire is visible; a missing path raises
 :class:`~scanner.errors.UsageError`, which ``cli`` turns into exit 2. ``list``
 exits 0 and shows id, title, level, status and logsource of every loaded rule and
 correlation.
@@ -18,7 +19,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from scanner.errors import Problems
-from scanner.model import RuleInfo
+from scanner.integrity import INTEGRITY
+from scanner.model import LogSource, RuleInfo
+from scanner.normalize.derive import PROCESS_CREATION
+from scanner.normalize.routes import load_routes
 from scanner.rules.load import CompiledRules, load_rules
 
 SKIP_KIND = "rule"
@@ -39,6 +43,16 @@ def _logsource(info: RuleInfo) -> str:
     return f"correlation ({info.kind})" if info.kind != "rule" else str(info.logsource)
 
 
+def read_from(logsource: LogSource) -> str:
+    """The formats (and logsigma's own events) that feed rules of ``logsource``."""
+    names = [r.format for r in load_routes().values() if logsource.applies_to(r.event_logsources())]
+    if logsource.applies_to((PROCESS_CREATION,)):
+        names.append("derived from sudo and auditd EXECVE")
+    if logsource.applies_to((INTEGRITY,)):
+        names.append("stream-integrity checks")
+    return ", ".join(names) or "nothing logsigma reads: these rules cannot fire"
+
+
 def check_command(args: argparse.Namespace) -> int:
     """Load and compile the rules under ``args.paths``; list loaded and skipped ones."""
     compiled, problems = _load(args)
@@ -52,7 +66,10 @@ def check_command(args: argparse.Namespace) -> int:
                        headers=("skipped file", "rule", "reason")))
     print()
     counts = Counter(_logsource(r) for r in rules)
-    print(tabulate(sorted(counts.items()), headers=("logsource", "rules")))
+    sources = {_logsource(r): r for r in rules}
+    print(tabulate([(name, n, read_from(sources[name].logsource) if sources[name].kind == "rule"
+                     else "its rules' events") for name, n in sorted(counts.items())],
+                   headers=("logsource", "rules", "read from")))
     for p in problems:
         if p.kind != SKIP_KIND:
             print(f"logsigma: {p}", file=sys.stderr)
