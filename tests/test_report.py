@@ -94,3 +94,24 @@ def test_table_escapes_terminal_sequences() -> None:
     assert write_table([make_hit("x", user="\x1b]0;owned\x07root")], out) == 1
     text = out.getvalue()
     assert "\x1b" not in text and "\\x1b]0;owned\\x07root" in text
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize(("tty", "enabled", "drawn"), [(True, True, True), (False, True, False),
+                                                       (True, False, False)])
+def test_progress_only_on_a_terminal(tty: bool, enabled: bool, drawn: bool) -> None:
+    from scanner.report.progress import Progress
+    stream = _Stream(tty)
+    progress = Progress(1000, enabled=enabled, stream=stream)
+    progress.advance(500, 10)
+    progress.close()
+    assert ("50%" in stream.getvalue()) is drawn
+    assert stream.getvalue().endswith("\r") or not drawn
