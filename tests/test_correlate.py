@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
+import itertools
+import math
+import operator
+import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
 
-from scanner.correlate.engine import correlate
+from scanner.correlate.engine import correlate, fields_read
 from scanner.correlate.windows import CONTRIBUTOR_CAP, Tracker
 from scanner.errors import Problems
 from scanner.model import CorrelationSpec, Hit, LogSource, RuleInfo
@@ -256,8 +261,9 @@ def test_state_stays_bounded_over_many_distinct_groups(sliding: bool) -> None:
     tracker = Tracker(spec("event_count", op="gte" if sliding else "lt", count=3))
     peak = 0
     for n in range(5_000):
-        tracker.push(hit(FAIL, n / 2, src_ip=f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"))
-        tracker.advance((T0 + timedelta(seconds=n / 2)).timestamp())
+        epoch = (T0 + timedelta(seconds=n / 2)).timestamp()
+        tracker.push(hit(FAIL, n / 2, src_ip=f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"), epoch)
+        tracker.advance(epoch)
         peak = max(peak, tracker.state_size(), len(tracker.groups))
     assert peak <= 4 * 60 + 4  # two hits a second, a 60 s window: entries plus deadlines
 
@@ -417,3 +423,162 @@ def test_bundled_sshd_correlations_on_a_real_auth_log(corpus: Path) -> None:
                                                              "auth.log.2.gz")]
     merged = list(correlate(heapq.merge(*workers, key=Hit.sort_key), specs, Problems()))
     assert merged == out
+
+
+# A brute-force reading of the semantics documented in windows.py: every check rescans
+# its window. The engine must give exactly this on long random streams, whichever path
+# (taken at once, or queued behind a delay) a tracker's hits go through.
+Projection = tuple[str, tuple[tuple[str, Any], ...], datetime, datetime, Any, int,
+                   tuple[tuple[str, int], ...], str, int]
+
+
+def project(out: Hit) -> Projection:
+    """Everything a correlation hit says, without the text rendered from it."""
+    c = out.correlation
+    assert c is not None and c.window_start is not None and c.window_end is not None
+    return (out.rule.id, c.group, c.window_start, c.window_end, c.value, out.fields["events"],
+            c.contributors, out.source, out.line)
+
+
+def reference_measure(correlation: CorrelationSpec, window: list[Hit]) -> int:
+    if correlation.type == "value_count":
+        return len({h.fields[correlation.field[0]] for h in window})
+    if correlation.type == "temporal":
+        return len({h.rule.id for h in window})
+    if correlation.type == "temporal_ordered":
+        matched = 0
+        for h in window:
+            if matched < len(correlation.rules) and correlation.rules[matched] == h.rule.id:
+                matched += 1
+        return matched
+    return len(window)
+
+
+def reference(correlation: CorrelationSpec, hits: list[Hit]) -> list[Projection]:
+    span, op = correlation.timespan, correlation.op or "gte"
+    count = correlation.count if correlation.count is not None else len(correlation.rules)
+    holds = {"gte": operator.ge, "gt": operator.gt, "lt": operator.lt, "eq": operator.eq,
+             "neq": operator.ne}[op]
+    groups: dict[tuple[Any, ...], list[Hit]] = {}
+    for h in hits:
+        key = tuple(h.fields.get(name) for name in correlation.group_by)
+        if (h.rule.id in correlation.rules and h.timestamp is not None and None not in key
+                and all(name in h.fields for name in correlation.field)):
+            groups.setdefault(key, []).append(h)
+    found: list[Projection] = []
+
+    def emit(key: tuple[Any, ...], first: Hit, last: Hit, end: datetime, value: int,
+             contributors: list[Hit]) -> None:
+        kept = contributors if len(contributors) <= 100 else contributors[:50] + contributors[-50:]
+        found.append((correlation.rule.id, tuple(zip(correlation.group_by, key)),
+                      first.timestamp, end, value, len(contributors),  # type: ignore[arg-type]
+                      tuple((h.source, h.line) for h in kept), last.source, last.line))
+
+    def at(h: Hit) -> float:
+        return cast(datetime, h.timestamp).timestamp()
+
+    for key, seq in groups.items():
+        if op in ("gt", "gte"):  # sliding, one hit per burst
+            burst: list[Any] | None = None  # [first, last index, peak, contributors]
+            start = 0
+            for i, h in enumerate(seq):
+                while at(seq[start]) < at(h) - span:
+                    start += 1
+                window = seq[start:i + 1]
+                value = reference_measure(correlation, window)
+                if not holds(value, count):
+                    continue
+                if burst is not None and at(seq[burst[1]]) + span >= at(h):
+                    burst[3] += seq[burst[1] + 1:i + 1]
+                    burst[1], burst[2] = i, max(burst[2], value)
+                    continue
+                if burst is not None:
+                    emit(key, burst[0], seq[burst[1]], seq[burst[1]].timestamp, burst[2], burst[3])
+                burst = [window[0], i, value, window]
+            if burst is not None:
+                emit(key, burst[0], seq[burst[1]], seq[burst[1]].timestamp, burst[2], burst[3])
+        else:  # windows [start, start + timespan], judged when they close
+            i = 0
+            while i < len(seq):
+                window = list(itertools.takewhile(lambda w: at(w) <= at(seq[i]) + span, seq[i:]))
+                value = reference_measure(correlation, window)
+                if holds(value, count):
+                    emit(key, window[0], window[-1],
+                         cast(datetime, window[0].timestamp) + timedelta(seconds=span),
+                         value, window)
+                i += len(window)
+    return sorted(found, key=lambda p: (p[3], p[7], p[8]))
+
+
+RANDOM_SPECS = [
+    spec("event_count", name="ec_gte", count=3, timespan=10),
+    spec("event_count", name="ec_gt", op="gt", count=5, timespan=30),
+    spec("event_count", name="ec_lt", op="lt", count=3, timespan=10),
+    spec("event_count", name="ec_eq", op="eq", count=2, timespan=5),
+    spec("value_count", name="vc_gte", field=("user",), count=2, timespan=20),
+    spec("value_count", name="vc_neq", field=("user",), op="neq", count=1, timespan=15),
+    spec("temporal", (FAIL, OK, SUDO), name="t_all", timespan=30),
+    spec("temporal_ordered", (FAIL, OK, SUDO), name="to", timespan=60),
+    spec("temporal_ordered", (FAIL, FAIL, OK), name="to_twice", timespan=20),
+    spec("event_count", name="ec_all", count=2, timespan=3, group_by=()),
+    spec("event_count", name="ec_long", count=3, timespan=120),  # bursts past the cap
+    spec("temporal_ordered", (FAIL, OK), name="to_long", timespan=600),
+]
+
+
+def random_stream(seed: int, size: int) -> list[Hit]:
+    """Hits of three rules from a few addresses and users, with equal timestamps and gaps."""
+    rng = random.Random(seed)
+    hits, second = [], 0.0
+    for n in range(size):
+        second += rng.choice([0, 0, 0.5, 1, 1, 2, 4, 9, 25])
+        fields = {"src_ip": rng.choice(["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
+                  "user": rng.choice(["root", "admin", "git", "oracle"])}
+        if rng.random() < 0.03:
+            del fields[rng.choice(["src_ip", "user"])]
+        hits.append(hit(rng.choice([FAIL, FAIL, FAIL, OK, SUDO]), second, line=n + 1, **fields))
+    return sorted(hits, key=Hit.sort_key)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_random_streams_match_the_brute_force_reference(seed: int) -> None:
+    hits = random_stream(seed, 2_000)
+    expected = {s.rule.id: reference(s, hits) for s in RANDOM_SPECS}
+    for correlation in RANDOM_SPECS:
+        got = [project(h) for h in correlate(hits, [correlation], Problems())]
+        assert got == expected[correlation.rule.id], correlation.rule.name
+        queued = Tracker(correlation)  # a tracker that trails the clock queues its hits
+        queued.delay = 7.0
+        outputs: list[Hit] = []
+        for h in hits:
+            if h.rule.id in correlation.rules:
+                epoch = None if h.timestamp is None else h.timestamp.timestamp()
+                queued.push(h, epoch)
+                outputs += queued.advance((epoch or -math.inf) - queued.delay)
+        outputs += queued.advance(math.inf)
+        assert sorted(map(project, outputs), key=lambda p: (p[3], p[7], p[8])) == got
+    together = [project(h) for h in correlate(hits, RANDOM_SPECS, Problems())]
+    assert together == sorted((p for ps in expected.values() for p in ps),
+                              key=lambda p: (p[3], p[7], p[8], p[0]))
+    assert all(expected.values())  # the stream exercises every spec
+    assert max(p[5] for p in expected["ec_long-id"]) > 2 * CONTRIBUTOR_CAP
+
+
+def test_fields_read_lists_what_correlation_needs_of_each_rule() -> None:
+    specs = pysigma_specs((REPO / "sigma_rules/linux_sshd_authentication.yml").read_text())
+    assert fields_read([*specs, spec("event_lottery")]) == {
+        "logsigma_sshd_auth_failure": {"client", "src_ip", "rhost"},
+        "logsigma_sshd_pam_auth_failure": {"client", "src_ip", "rhost"},
+        "logsigma_sshd_named_user_failure": {"src_ip", "user"},
+        "logsigma_sshd_login_accepted": {"src_ip"},
+    }
+
+
+def test_hits_stripped_to_the_fields_read_correlate_the_same() -> None:
+    hits = random_stream(7, 500)
+    read = fields_read(RANDOM_SPECS)
+    stripped = [dataclasses.replace(h, raw="", logsource=(), fields={
+        k: v for k, v in h.fields.items() if k in read.get(h.rule.id, ())}) for h in hits]
+    assert (read[FAIL.id], read[OK.id]) == ({"src_ip", "user"}, {"src_ip"})
+    whole = list(correlate(hits, RANDOM_SPECS, Problems()))
+    assert whole and list(correlate(stripped, RANDOM_SPECS, Problems())) == whole

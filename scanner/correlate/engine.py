@@ -23,7 +23,7 @@ from scanner.correlate.windows import Tracker
 from scanner.errors import Location, Problems
 from scanner.model import CorrelationSpec, Hit
 
-__all__ = ["correlate", "plan"]
+__all__ = ["correlate", "fields_read", "plan"]
 
 Ready = tuple[float, tuple[str, str, int, str], int, Hit]  # (epoch, sort key, tie, hit)
 _ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
@@ -40,18 +40,26 @@ def correlate(hits: Iterable[Hit], specs: Sequence[CorrelationSpec],
         for ref in tracker.refs:
             routes.setdefault(ref, []).append(tracker)
     lag = max(t.lag for t in trackers)
+    known: dict[str, tuple[str | None, list[Tracker]]] = {}  # by rule id: (name, targets)
     ready: list[Ready] = []
     clock = -math.inf
     for hit in hits:
-        targets = _targets(hit, routes)
+        rule = hit.rule
+        cached = known.get(rule.id)
+        if cached is None or cached[0] != rule.name:
+            cached = known[rule.id] = (rule.name, _targets(hit, routes))
+        targets = cached[1]
         if not targets:
             continue
+        stamp = hit.timestamp
+        epoch = None if stamp is None else stamp.timestamp()  # the only datetime work per hit
         for tracker in targets:
-            tracker.push(hit)
-        if hit.timestamp is not None and hit.timestamp.timestamp() > clock:
-            clock = hit.timestamp.timestamp()
+            tracker.push(hit, epoch)
+        if epoch is not None and epoch > clock:
+            clock = epoch
             _advance(trackers, routes, clock, ready)
-            yield from _release(ready, clock - lag)
+            if ready and ready[0][0] < clock - lag:
+                yield from _release(ready, clock - lag)
     _advance(trackers, routes, math.inf, ready)
     yield from _release(ready, math.inf)
     for tracker in trackers:
@@ -89,6 +97,28 @@ def plan(specs: Sequence[CorrelationSpec], problems: Problems) -> list[Tracker]:
     return ordered
 
 
+def fields_read(specs: Sequence[CorrelationSpec]) -> dict[str, frozenset[str]]:
+    """The native field names correlation may read from the hits of each referenced rule.
+
+    Keyed by each reference as the specs write it (a rule id or name). Of a base-rule
+    hit, correlation reads only ``rule.id``, ``rule.name``, ``timestamp``, ``source``,
+    ``line`` and these ``fields`` (missing ones count as missing); the pipeline may drop
+    the rest (``raw``, ``logsource``, other fields) before keeping hits. A field named
+    by an alias is listed under every field the alias maps to, a safe superset.
+    """
+    read: dict[str, set[str]] = {}
+    for spec in specs:
+        try:
+            refs = Tracker(spec).refs
+        except ValueError:  # never evaluated, so reads nothing
+            continue
+        names = {native for name in (*spec.group_by, *spec.field)
+                 for native in (name, *spec.aliases.get(name, {}).values())}
+        for ref in refs:
+            read.setdefault(ref, set()).update(names)
+    return {ref: frozenset(names) for ref, names in read.items()}
+
+
 def _names(tracker: Tracker) -> set[str]:
     """The references a tracker's own hits answer to."""
     rule = tracker.spec.rule
@@ -112,10 +142,11 @@ def _advance(trackers: list[Tracker], routes: dict[str, list[Tracker]], clock: f
     """Move every tracker to ``clock`` (less its delay), feeding outputs downstream."""
     for tracker in trackers:
         for out in tracker.advance(clock - tracker.delay):
-            for downstream in _targets(out, routes):
-                downstream.push(out)
             end = cast(datetime, out.timestamp)  # correlation hits carry their window end
-            heapq.heappush(ready, (end.timestamp(), out.sort_key(), next(_ORDER), out))
+            epoch = end.timestamp()
+            for downstream in _targets(out, routes):
+                downstream.push(out, epoch)
+            heapq.heappush(ready, (epoch, out.sort_key(), next(_ORDER), out))
 
 
 def _release(ready: list[Ready], before: float) -> Iterator[Hit]:

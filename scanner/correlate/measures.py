@@ -5,11 +5,11 @@ and yields the number a Sigma correlation type compares: the event count, the co
 distinct field values, a sum, average, percentile or median of a numeric field, or for
 ``temporal``/``temporal_ordered`` the number of referenced rules present (in order for
 the ordered type). A :class:`Measure` is updated incrementally as entries enter and leave
-a window, so a long window costs O(1) (O(log n) for percentiles) per hit. Percentiles
-interpolate linearly between closest ranks (numpy's default); the median is the 50th
-percentile. Extended temporal conditions (``a and not b``) are parsed by pySigma and
-evaluated over the set of rules present. This module knows nothing of groups, bursts or
-``Hit``; windows.py drives it.
+a window, so a long window costs O(1) per hit (O(log n) for percentiles, O(rules) for the
+ordered type); none rescans the window. Percentiles interpolate linearly between closest
+ranks (numpy's default); the median is the 50th percentile. Extended temporal conditions
+(``a and not b``) are parsed by pySigma and evaluated over the set of rules present. This
+module knows nothing of groups or bursts; windows.py drives it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from sigma.correlations import (
     CorrelationConditionAND,
@@ -30,6 +30,8 @@ from sigma.correlations import (
     SigmaExtendedCorrelationCondition,
     SigmaRuleReference,
 )
+
+from scanner.model import Hit
 
 Number = int | float | Fraction
 
@@ -42,20 +44,30 @@ RISING_OPS = frozenset({"gt", "gte"})  # can only become true as hits arrive
 ExpressionNode = CorrelationConditionItem | SigmaRuleReference
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """One contributing hit inside a window.
+    """One contributing hit inside a window (mutable only for speed; never changed).
 
-    ``refs`` are the correlation's rule references the hit's rule answers to (its id
-    and/or name); ``value`` is the measured field value (``None`` when not measured).
+    ``seq`` grows in processing (time) order; ``refs`` are the correlation's rule
+    references the hit's rule answers to (its id and/or name); ``value`` is the measured
+    field value (``None`` when not measured). ``hit`` is kept for its time and place.
     """
 
     epoch: float
-    time: datetime
     seq: int
-    where: tuple[str, int]
+    hit: Hit
     refs: tuple[str, ...]
     value: Any = None
+
+    @property
+    def time(self) -> datetime:
+        """The hit's timestamp (entries are made only of timed hits)."""
+        return cast(datetime, self.hit.timestamp)
+
+    @property
+    def where(self) -> tuple[str, int]:
+        """The hit's (source, line)."""
+        return self.hit.source, self.hit.line
 
 
 class Measure:
@@ -86,7 +98,11 @@ class DistinctValues(Measure):
         self.counts[entry.value] += 1
 
     def remove(self, entry: Entry) -> None:
-        _discount(self.counts, (entry.value,))
+        counts = self.counts
+        if counts[entry.value] == 1:
+            del counts[entry.value]
+        else:
+            counts[entry.value] -= 1
 
     def value(self, entries: Sequence[Entry]) -> int:
         return len(self.counts)
@@ -174,22 +190,34 @@ def _discount(counts: Counter[Any], keys: Sequence[Any]) -> None:
 class RulesInOrder(Measure):
     """temporal_ordered: the longest prefix of ``order`` whose rules hit in that order.
 
-    A greedy scan in time order finds the longest such prefix; a rule counts as present
-    only when every rule listed before it hit earlier in the window.
+    A rule counts as present only when every rule listed before it hit earlier in the
+    window (what a greedy scan of the window in time order finds). Kept incrementally:
+    ``starts[j]`` is the ``seq`` of the latest entry that begins a match of ``order[:j]``
+    (0: none), so the window starting at entry ``s`` matches the longest ``j`` with
+    ``starts[j] >= s``; leaving the window needs no update.
     """
 
     def __init__(self, order: Sequence[str]) -> None:
         self.order = tuple(order)
+        self.starts = [0] * (len(self.order) + 1)
+
+    def add(self, entry: Entry) -> None:
+        starts = self.starts
+        for j in range(len(self.order), 0, -1):  # longest first: one entry extends one match
+            if self.order[j - 1] in entry.refs:
+                starts[j] = entry.seq if j == 1 else max(starts[j], starts[j - 1])
 
     def presence(self, entries: Sequence[Entry]) -> frozenset[str]:
-        matched = 0
-        for entry in entries:
-            if matched < len(self.order) and self.order[matched] in entry.refs:
-                matched += 1
-        return frozenset(self.order[:matched])
+        return frozenset(self.order[:self.value(entries)])
 
     def value(self, entries: Sequence[Entry]) -> int:
-        return len(self.presence(entries))
+        if not entries:
+            return 0
+        first = entries[0].seq
+        matched = 0
+        while matched < len(self.order) and self.starts[matched + 1] >= first:
+            matched += 1
+        return matched
 
 
 def parse_expression(expression: str) -> ExpressionNode:

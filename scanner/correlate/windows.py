@@ -3,9 +3,11 @@
 A :class:`Tracker` takes the hits of the rules one :class:`CorrelationSpec` references
 (``push``), processes them in timestamp order up to a boundary the engine sets
 (``advance``), and yields the correlation hits that boundary completes. Hits are grouped
-by the ``group-by`` fields (aliases resolved per rule); each group keeps only the entries
-inside its window, and a heap of deadlines drops groups the window has slid past, so state
-is bounded by the hits of the last ``timespan`` seconds, not by the stream.
+by the ``group-by`` fields (aliases resolved once per rule); each group keeps only the
+entries inside its window, and a heap holding one deadline per group settles and drops
+groups the window has slid past, so state is bounded by the hits of the last ``timespan``
+seconds, not by the stream. A tracker fed only by the (time-ordered) input takes each hit
+as it is pushed; one fed by other correlations queues them until the engine's boundary.
 
 When it fires (decided here, documented for users):
 
@@ -30,13 +32,12 @@ other rules: the engine routes hits, orders trackers and sets boundaries.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, Callable, Iterable, cast
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from scanner.correlate.measures import (
     COMPARISONS,
@@ -57,7 +58,7 @@ from scanner.correlate.measures import (
     parse_expression,
 )
 from scanner.errors import Location, Problems
-from scanner.model import Correlation, CorrelationSpec, Hit
+from scanner.model import Correlation, CorrelationSpec, Hit, RuleInfo
 
 CONTRIBUTOR_CAP = 50  # a correlation hit lists the first and the last this many contributors
 
@@ -88,24 +89,28 @@ def _percentile(spec: CorrelationSpec) -> float:
 
 @dataclass(slots=True)
 class Contributors:
-    """The (source, line) of contributing hits, capped to the first and last CAP."""
+    """The contributing entries, capped to the first and last CAP, and their count."""
 
-    head: list[tuple[str, int]] = field(default_factory=list)
-    tail: deque[tuple[str, int]] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
+    head: list[Entry] = field(default_factory=list)
+    tail: deque[Entry] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
     total: int = 0
+
+    def add(self, entry: Entry) -> None:
+        """Record the next contributor, in time order."""
+        self.total += 1
+        if len(self.head) < CONTRIBUTOR_CAP:
+            self.head.append(entry)
+        else:
+            self.tail.append(entry)
 
     def extend(self, entries: Iterable[Entry]) -> None:
         """Record more contributors, in time order."""
         for entry in entries:
-            self.total += 1
-            if len(self.head) < CONTRIBUTOR_CAP:
-                self.head.append(entry.where)
-            else:
-                self.tail.append(entry.where)
+            self.add(entry)
 
     def listed(self) -> tuple[tuple[str, int], ...]:
-        """The kept contributors, time-ordered."""
-        return (*self.head, *self.tail)
+        """The (source, line) of the kept contributors, time-ordered."""
+        return tuple(entry.where for entry in (*self.head, *self.tail))
 
 
 @dataclass(slots=True)
@@ -120,22 +125,37 @@ class Burst:
 
 @dataclass(slots=True)
 class Group:
-    """The window of one group: its entries, their measure and any open burst."""
+    """The window of one group: its entries, their measure and any open burst.
+
+    ``fresh`` counts the entries entered since the burst's last firing.
+    """
 
     key: GroupKey
     measure: Measure
     entries: deque[Entry] = field(default_factory=deque)
     burst: Burst | None = None
-
-    def enter(self, entry: Entry) -> None:
-        """Add a hit to the window."""
-        self.entries.append(entry)
-        self.measure.add(entry)
+    fresh: int = 0
 
     def evict_before(self, epoch: float) -> None:
         """Drop the entries older than ``epoch``."""
-        while self.entries and self.entries[0].epoch < epoch:
-            self.measure.remove(self.entries.popleft())
+        entries = self.entries
+        while entries and entries[0].epoch < epoch:
+            self.measure.remove(entries.popleft())
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Where one referenced rule's hits keep the group-by and measured fields.
+
+    ``name`` is the rule's name, ``group`` and ``measured`` are native field names
+    (aliases resolved for the rule), ``refs`` the correlation's references the rule
+    answers to.
+    """
+
+    name: str | None
+    group: tuple[str, ...]
+    measured: tuple[str, ...]
+    refs: tuple[str, ...]
 
 
 class Tracker:
@@ -168,13 +188,17 @@ class Tracker:
             raise SpecError("value_count needs a field")
         self.new_measure = lambda: MEASURES[spec.type](spec, order)
         self.new_measure()  # validates type-specific parameters up front
+        self.compare = COMPARISONS[self.op]
+        self.numeric = spec.type in NUMERIC_TYPES
+        self.span = spec.timespan
         self.sliding = (not is_negated(self.expression) if self.expression
                         else self.op in RISING_OPS)
         self.delay = 0.0  # set by the engine: how far this tracker trails the input clock
         self.boundary = -math.inf
-        self.groups: dict[GroupKey, Group] = {}
-        self.deadlines: list[tuple[float, int, GroupKey]] = []
+        self.groups: dict[tuple[Any, ...], Group] = {}  # by group-by values
+        self.deadlines: list[tuple[float, int, tuple[Any, ...]]] = []  # one per group
         self.inbox: list[tuple[float, int, Hit]] = []  # arrival order breaks timestamp ties
+        self.readers: dict[str, Reader] = {}  # by rule id
         self.emitted: list[Hit] = []
         self.seq = 0
         self.skipped = {"untimed": 0, "ungrouped": 0, "unmeasured": 0, "late": 0}
@@ -182,28 +206,41 @@ class Tracker:
     @property
     def lag(self) -> float:
         """How far behind the input clock this tracker's outputs may be dated."""
-        return self.delay + self.spec.timespan
+        return self.delay + self.span
 
-    def push(self, hit: Hit) -> None:
-        """Queue a hit of a referenced rule (counted, not queued, when it cannot be used)."""
-        if hit.timestamp is None:
+    def push(self, hit: Hit, epoch: float | None) -> None:
+        """Take (or queue) a hit of a referenced rule dated ``epoch`` (its POSIX timestamp).
+
+        A tracker with no upstream correlation (``delay`` 0) gets its hits in time order
+        straight from the input and takes each at once; the others queue theirs until
+        ``advance``. A hit that cannot be used is counted, not kept.
+        """
+        if epoch is None:
             self.skipped["untimed"] += 1
-            return
-        epoch = hit.timestamp.timestamp()
-        if epoch < self.boundary:
+        elif epoch < self.boundary:
             self.skipped["late"] += 1
-            return
-        self.seq += 1
-        heapq.heappush(self.inbox, (epoch, self.seq, hit))
+        elif self.delay:
+            self.seq += 1
+            heapq.heappush(self.inbox, (epoch, self.seq, hit))
+        else:
+            self.boundary = epoch
+            if self.deadlines and self.deadlines[0][0] < epoch:
+                self._expire(epoch)
+            self._take(hit, epoch)
 
-    def advance(self, boundary: float) -> list[Hit]:
+    def advance(self, boundary: float) -> Sequence[Hit]:
         """Process queued hits dated before ``boundary``; return the hits that completes."""
-        self.boundary = max(self.boundary, boundary)
-        while self.inbox and self.inbox[0][0] < self.boundary:
-            epoch, _, hit = heapq.heappop(self.inbox)
+        if boundary > self.boundary:
+            self.boundary = boundary
+        inbox = self.inbox
+        while inbox and inbox[0][0] < self.boundary:
+            epoch, _, hit = heapq.heappop(inbox)
             self._expire(epoch)
             self._take(hit, epoch)
-        self._expire(self.boundary)
+        if self.deadlines and self.deadlines[0][0] < self.boundary:
+            self._expire(self.boundary)
+        if not self.emitted:
+            return ()
         emitted, self.emitted = self.emitted, []
         return emitted
 
@@ -228,47 +265,73 @@ class Tracker:
                              "and cannot be correlated")
 
     def _take(self, hit: Hit, epoch: float) -> None:
-        key = self._group_key(hit)
-        if key is None:
+        """Enter a hit in its group's window; a sliding window is checked at once.
+
+        The hot path of a scan (once per hit and correlation), hence written flat.
+        """
+        rule = hit.rule
+        reader = self.readers.get(rule.id)
+        if reader is None or reader.name != rule.name:
+            reader = self._reader(rule)
+        fields = hit.fields
+        names = reader.group
+        key = (fields.get(names[0]),) if len(names) == 1 else tuple(map(fields.get, names))
+        if None in key:
             self.skipped["ungrouped"] += 1
             return
-        value = self._measured_value(hit)
-        if self.spec.field and value is None:
-            self.skipped["unmeasured"] += 1
-            return
-        refs = tuple(dict.fromkeys(r for r in (hit.rule.id, hit.rule.name) if r in self.refs))
+        try:
+            hash(key)
+        except TypeError:
+            key = tuple(map(_hashable, key))
+        value = None
+        if reader.measured:
+            value = self._measured_value(fields, reader.measured)
+            if value is None:
+                self.skipped["unmeasured"] += 1
+                return
         self.seq += 1
-        time = cast(datetime, hit.timestamp)  # push() queues only timed hits
-        entry = Entry(epoch, time, self.seq, (hit.source, hit.line), refs, value)
+        entry = Entry(epoch, self.seq, hit, reader.refs, value)
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = Group(key, self.new_measure())
-        if self.sliding:
-            group.evict_before(epoch - self.spec.timespan)
-            group.enter(entry)
-            heapq.heappush(self.deadlines, (epoch + self.spec.timespan, self.seq, key))
-            if self._holds(group):
-                self._fire(group, entry)
-        else:
-            if not group.entries:
-                heapq.heappush(self.deadlines, (epoch + self.spec.timespan, self.seq, key))
-            group.enter(entry)
+            group = self.groups[key] = Group(tuple(zip(self.spec.group_by, key)),
+                                             self.new_measure())
+            heapq.heappush(self.deadlines, (epoch + self.span, self.seq, key))
+        entries, measure = group.entries, group.measure
+        if not self.sliding:
+            entries.append(entry)
+            measure.add(entry)
+            return
+        if entries and entries[0].epoch < epoch - self.span:
+            group.evict_before(epoch - self.span)
+        entries.append(entry)
+        measure.add(entry)
+        group.fresh += 1
+        measured = measure.value(entries)
+        if (self._holds(group, measured) if self.expression is not None
+                else measured is not None and self.compare(measured, self.count)):
+            self._fire(group, entry, measured)
 
     def _expire(self, now: float) -> None:
-        """Settle every group whose deadline is before ``now``."""
-        span = self.spec.timespan
-        while self.deadlines and self.deadlines[0][0] < now:
-            _, _, key = heapq.heappop(self.deadlines)
-            group = self.groups.get(key)
-            if group is None:
-                continue
+        """Settle every group whose deadline is before ``now``.
+
+        A closing window (absence-style) is judged and its group dropped. A sliding
+        group has its burst closed once the window passed the last firing, its old
+        entries dropped, and is dropped itself when empty, else due again when its burst
+        or its newest entry leaves the window.
+        """
+        span = self.span
+        deadlines = self.deadlines
+        while deadlines and deadlines[0][0] < now:
+            _, _, key = heapq.heappop(deadlines)
+            group = self.groups[key]
             if not self.sliding:
-                if self._holds(group):
+                value = group.measure.value(group.entries)
+                if self._holds(group, value):
                     first, last = group.entries[0], group.entries[-1]
                     contributors = Contributors()
                     contributors.extend(group.entries)
                     self._emit(group.key, first, last, first.time + timedelta(seconds=span),
-                               group.measure.value(group.entries), contributors)
+                               value, contributors)
                 del self.groups[key]
                 continue
             burst = group.burst
@@ -277,28 +340,33 @@ class Tracker:
                            burst.contributors)
                 group.burst = None
             group.evict_before(now - span)
-            if not group.entries and group.burst is None:
+            if group.burst is None and not group.entries:
                 del self.groups[key]
+                continue
+            due = group.burst.last if group.burst is not None else group.entries[-1]
+            self.seq += 1
+            heapq.heappush(deadlines, (due.epoch + span, self.seq, key))
 
-    def _holds(self, group: Group) -> bool:
+    def _holds(self, group: Group, value: Number | None) -> bool:
+        """Whether the condition is true of ``group``, whose measure is ``value``."""
         if self.expression is not None:
             return evaluate(self.expression, group.measure.presence(group.entries))
-        value = group.measure.value(group.entries)
-        return value is not None and COMPARISONS[self.op](value, self.count)
+        return value is not None and self.compare(value, self.count)
 
-    def _fire(self, group: Group, entry: Entry) -> None:
-        value = group.measure.value(group.entries)
+    def _fire(self, group: Group, entry: Entry, value: Number | None) -> None:
         burst = group.burst
         if burst is None:
-            burst = group.burst = Burst(first=group.entries[0], last=group.entries[0], peak=value)
-            new = list(group.entries)
+            burst = group.burst = Burst(first=group.entries[0], last=entry, peak=value)
+            burst.contributors.extend(group.entries)
         else:
-            seen = burst.last.seq  # entries after the previous firing are the new ones
-            new = list(itertools.takewhile(lambda e: e.seq > seen, reversed(group.entries)))[::-1]
             if value is not None and (burst.peak is None or value > burst.peak):
                 burst.peak = value
-        burst.contributors.extend(new)
-        burst.last = entry
+            if group.fresh == 1:
+                burst.contributors.add(entry)
+            else:  # the entries since the last firing are all still in the window (it is open)
+                burst.contributors.extend(group.entries[-n] for n in range(group.fresh, 0, -1))
+            burst.last = entry
+        group.fresh = 0
 
     def _emit(self, key: GroupKey, first: Entry, last: Entry, end: datetime,
               value: Number | None, contributors: Contributors) -> None:
@@ -319,23 +387,30 @@ class Tracker:
                                     value=shown, contributors=contributors.listed()),
         ))
 
-    def _field(self, name: str, hit: Hit) -> Any:
-        """The value of ``name`` (an alias or a field) in ``hit``'s fields."""
-        mapping = self.spec.aliases.get(name, {})
-        native = mapping.get(hit.rule.id) or mapping.get(hit.rule.name or "") or name
-        return _hashable(hit.fields.get(native))
+    def _reader(self, rule: RuleInfo) -> Reader:
+        """Resolve (once per rule) where ``rule``'s hits keep each field, and its refs."""
 
-    def _group_key(self, hit: Hit) -> GroupKey | None:
-        key = tuple((name, self._field(name, hit)) for name in self.spec.group_by)
-        return None if any(value is None for _, value in key) else key
+        def native(name: str) -> str:
+            mapping = self.spec.aliases.get(name, {})
+            return mapping.get(rule.id) or mapping.get(rule.name or "") or name
 
-    def _measured_value(self, hit: Hit) -> Any:
-        values = [self._field(name, hit) for name in self.spec.field]
-        if any(value is None for value in values):
-            return None
-        if self.spec.type in NUMERIC_TYPES:
-            return _number(values[0])
-        return values[0] if len(values) == 1 else tuple(values)
+        reader = Reader(
+            name=rule.name,
+            group=tuple(map(native, self.spec.group_by)),
+            measured=tuple(map(native, self.spec.field)),
+            refs=tuple(dict.fromkeys(r for r in (rule.id, rule.name) if r in self.refs)))
+        self.readers[rule.id] = reader
+        return reader
+
+    def _measured_value(self, fields: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+        """The measured value, or ``None`` when a field is missing or not numeric."""
+        if len(names) == 1:
+            value = fields.get(names[0])
+            if value is None:
+                return None
+            return _number(value) if self.numeric else _hashable(value)
+        values = tuple(_hashable(fields.get(name)) for name in names)  # value_count only
+        return None if None in values else values
 
 
 def _condition(spec: CorrelationSpec, referenced: int) -> tuple[str, float]:
@@ -363,6 +438,8 @@ def _number(value: Any) -> Fraction | None:
 
 def _hashable(value: Any) -> Any:
     """A field value usable as a dict key (lists become tuples)."""
+    if type(value) is str:
+        return value
     if isinstance(value, list | tuple):
         return tuple(_hashable(v) for v in value)
     try:
