@@ -2,7 +2,9 @@
 
 A :class:`StreamWatch` sees every physical line of a stamped text log (a route
 with ``record_start``, i.e. the syslog family), even the lines the prefilter
-skips, and cheaply compares each line's stamp with the previous one. It reports
+skips, one at a time or a chunk of lines at a time (one regex scan for the
+stamps at line starts), and cheaply compares each line's stamp with the previous
+one. It reports
 
 * ``time_backwards``: a stamp more than ``BACKWARDS_TOLERANCE`` before the
   previous line's (daemons' clocks disagree by a second or two; an edited log
@@ -49,6 +51,8 @@ class StreamWatch:
     def __init__(self, file: SourceFile, route: Route, tz: tzinfo, start_year: int | None) -> None:
         self.source = file.source
         self._start = route.record_start
+        self._starts = (re.compile(f"(?m)^(?:{self._start.pattern})", self._start.flags)
+                        if self._start else None)  # the same, at every line start of a chunk
         self._tz = tz
         self._years = YearTracker(start_year or datetime.fromtimestamp(file.mtime, tz).year)
         self._key = ""  # comparable form of the previous stamp
@@ -63,9 +67,30 @@ class StreamWatch:
     def see(self, line: int, text: str) -> None:
         """Look at one physical line (1-based number, text)."""
         match = self._start.match(text) if self._start else None
-        if match is None:
+        if match is not None:
+            self._see_stamp(line, match.group(0))
+
+    def see_chunk(self, first: int, text: str) -> None:
+        """Look at whole lines (each ending with a newline), the first numbered ``first``.
+
+        One regex scan finds the stamps at line starts; lines without one cost nothing.
+        """
+        if self._starts is None:
             return
-        stamp = _PRI.sub("", match.group(0))
+        line, pos = first, 0
+        for match in self._starts.finditer(text):
+            line += text.count("\n", pos, match.start())
+            pos = match.start()
+            stamp = match.group(0)
+            if "\n" in stamp:  # the pattern ran past its line: match the line alone
+                alone = self._start.match(text, pos, text.find("\n", pos))  # type: ignore[union-attr]
+                if alone is None:
+                    continue
+                stamp = alone.group(0)
+            self._see_stamp(line, stamp)
+
+    def _see_stamp(self, line: int, start: str) -> None:
+        stamp = _PRI.sub("", start) if start[:1] == "<" else start
         key = _comparable(stamp)
         self.stamped += 1
         if not self._key:

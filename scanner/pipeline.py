@@ -105,12 +105,18 @@ class Worker:
     def scan(self, unit: WorkUnit) -> UnitResult:
         """Normalize and match one file."""
         file, choice = unit.file, unit.choice
-        plan = self.matcher.plan(possible_logsources(choice))
+        # Events gain a program's logsources only when the record names the program, and
+        # derive() makes process_creation events only of sudo COMMAND= lines and audit
+        # EXECVE records: rules reached only that way need those words in the record.
+        derived_from = frozenset({"command=", "type=execve"})
+        origins = (*((p.logsources, frozenset({name})) for name, p in choice.route.programs.items()
+                     if p.logsources), ((PROCESS_CREATION,), derived_from))
+        plan = self.matcher.plan((*choice.route.logsources, *choice.logsources), origins)
         problems = Problems()
         stats = FileStats(file.source, choice.route.format, bytes=file.size)
         watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)
         events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
-                                start_year=unit.start_year, observe=watch.see,
+                                start_year=unit.start_year, observer=watch, finder=plan.finder(),
                                 wanted=lambda text: bool(plan.candidates(text)))
         hits = list(self._hits(plan, self._in_window(events)))
         hits += self.scan_events(watch.logsources, watch.anomalies())

@@ -7,7 +7,9 @@ Python function, ``compile()``d once with the rules' precompiled constants. A
 runs the RE2 literal prefilter over the lower-cased text (falsy: no rule of the
 plan can match, the caller may skip parsing), ``match(event, candidates)``
 evaluates the candidate rules whose logsource applies to the event
-(``LogSource.applies_to``). With ``prefilter=False`` every rule of the plan is
+(``LogSource.applies_to``). ``finder()`` gives the same literals as one
+:class:`~scanner.match.prefilter.LiteralFinder` for scanning chunks of many
+records at once. With ``prefilter=False`` every rule of the plan is
 a candidate, which must give identical hits (the soundness tests check this).
 """
 
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from scanner.match import runtime
-from scanner.match.prefilter import LiteralIndex
+from scanner.match.prefilter import LiteralFinder, LiteralIndex
 from scanner.model import Event, LogSource, RuleInfo
 from scanner.rules.load import CompiledRule, CompiledRules
 
 GroupFunction = Callable[[dict[str, Any], str, str, Any], list[int]]
+Origins = tuple[tuple[tuple[LogSource, ...], frozenset[str]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,30 +75,49 @@ class Matcher:
              namespace)
         self._groups = tuple(_Group(ls, rules, namespace[n]) for n, ls, rules in named)
         self._prefilter = prefilter
-        self._plans: dict[frozenset[LogSource], Plan] = {}
+        self._plans: dict[tuple[frozenset[LogSource], Origins], Plan] = {}
 
-    def plan(self, logsources: Iterable[LogSource]) -> Plan:
-        """The plan of the rules that can apply to any of ``logsources`` (cached)."""
-        key = frozenset(logsources)
+    def plan(self, logsources: Iterable[LogSource], origins: Origins = ()) -> Plan:
+        """The plan of the rules that can apply to any of ``logsources`` (cached).
+
+        ``origins`` are ``(sources, literals)`` pairs: an event carries ``sources`` beyond
+        ``logsources`` only when its record's lower-cased text holds one of ``literals``.
+        A rule without literals that only such sources reach takes those literals, so
+        it no longer makes every record a candidate.
+        """
+        base = frozenset(logsources)
+        key = (base, origins)
         if key not in self._plans:
-            groups = tuple(g for g in self._groups if g.logsource.applies_to(key))
-            self._plans[key] = Plan(groups, self._prefilter)
+            reach = base.union(*(sources for sources, _ in origins))
+            groups = tuple(g for g in self._groups if g.logsource.applies_to(reach))
+
+            def literals(group: _Group, rule: CompiledRule) -> frozenset[str] | None:
+                if rule.literals is not None or group.logsource.applies_to(base):
+                    return rule.literals
+                return frozenset().union(*(found for sources, found in origins
+                                           if group.logsource.applies_to(sources)))
+
+            self._plans[key] = Plan(groups, self._prefilter, literals)
         return self._plans[key]
 
 
 class Plan:
     """The rules for one set of logsources: prefilter, then evaluation."""
 
-    def __init__(self, groups: tuple[_Group, ...], prefilter: bool) -> None:
+    def __init__(self, groups: tuple[_Group, ...], prefilter: bool,
+                 literals: Callable[[_Group, CompiledRule], frozenset[str] | None]) -> None:
         self._groups = groups
         rules = [rule for group in groups for rule in group.rules]
         self.rules: tuple[RuleInfo, ...] = tuple(rule.info for rule in rules)
         self._info = {rule.key: rule.info for rule in rules}
         self._all = frozenset(self._info)
-        filtered = [rule for rule in rules if prefilter and rule.literals is not None]
+        required = {rule.key: literals(group, rule) for group in groups for rule in group.rules}
+        filtered = [rule for rule in rules if prefilter and required[rule.key] is not None]
         self._always = self._all - {rule.key for rule in filtered}
         self._filtered_keys = [rule.key for rule in filtered]
-        self._index = LiteralIndex([rule.literals for rule in filtered])  # type: ignore[misc]
+        self._literals = [required[rule.key] for rule in filtered]
+        self._index = LiteralIndex(self._literals)  # type: ignore[arg-type]
+        self._finder: LiteralFinder | None = None
         self._by_sources: dict[tuple[LogSource, ...], tuple[_Group, ...]] = {}
 
     def candidates(self, text: str) -> frozenset[int] | set[int] | None:
@@ -104,6 +126,16 @@ class Plan:
         if not found:
             return self._always or None
         return self._always | {self._filtered_keys[i] for i in found}
+
+    def finder(self) -> LiteralFinder | None:
+        """The literals of :meth:`candidates` as one finder (a record is a candidate exactly
+        when one occurs in its lower-cased text); ``None`` when every record is a candidate
+        (always-evaluated rules) or a literal holds a line break (it could span records)."""
+        if self._finder is None and not self._always:
+            literals: set[str] = set().union(*self._literals)  # type: ignore[arg-type]
+            if not any("\n" in literal for literal in literals):
+                self._finder = LiteralFinder(literals)
+        return self._finder
 
     def match(self, event: Event, candidates: object) -> list[RuleInfo]:
         """The candidate rules that match ``event`` and whose logsource applies to it."""

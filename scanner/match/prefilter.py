@@ -13,7 +13,9 @@ for a leaf, so an AND prefers a rarer sibling, and a rule left with only common
 tokens is always evaluated rather than making every line a candidate. This is
 sound over "the text given" as long as every field value a rule tests occurs in
 that text verbatim (formats that decode values pass ``raw + "\\0" + values``).
-:class:`LiteralIndex` compiles the literals of a plan into one ``re2.Set``.
+:class:`LiteralIndex` compiles the literals of a plan into one ``re2.Set``;
+:class:`LiteralFinder` compiles the same literals into one RE2 alternation that
+finds where any of them occurs in a large lower-cased chunk of many records.
 """
 
 from __future__ import annotations
@@ -99,6 +101,22 @@ class LiteralIndex:
             return set()
         found = self._set.Match(lowered.encode("utf-8", "surrogatepass"))
         return {owner for i in found or () for owner in self._owners[i]}
+
+
+class LiteralFinder:
+    """Where the next occurrence of any of a set of literals starts, in one RE2 scan."""
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        options = re2.Options()
+        options.log_errors = False
+        options.max_mem = 64 << 20
+        pattern = "|".join(re2.escape(literal) for literal in sorted(literals))
+        self._regex = re2.compile(pattern, options) if pattern else None
+
+    def next_at(self, lowered: bytes, pos: int) -> int:
+        """Byte offset of the first literal at or after ``pos`` in UTF-8 ``lowered``, else -1."""
+        found = self._regex.search(lowered, pos) if self._regex is not None else None
+        return found.start() if found is not None else -1
 
 
 def required_literals(compiled: CompiledRules) -> dict[str, frozenset[str] | None]:

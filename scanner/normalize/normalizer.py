@@ -8,8 +8,11 @@ unparsed event (``fields = {"message": raw}``) so keyword rules see it; for the
 syslog family the header is parsed once and the message is routed to the
 program's grammars, and a message they reject keeps the header fields. An
 optional ``wanted`` prefilter skips records no rule can match before (``prefilter:
-raw``) or after (``prefilter: fields``) parsing. Streams: memory does not grow
-with the file. Knows nothing of Sigma rules or matching.
+raw``) or after (``prefilter: fields``) parsing. Given the prefilter's literals
+as a finder, ``line``/``continued`` files with ``prefilter: raw`` are read in large
+chunks and only records holding a literal are cut out and parsed, so the lines
+no rule can match cost no per-line Python work; both paths yield the same events.
+Streams: memory does not grow with the file. Knows nothing of Sigma rules.
 """
 
 from __future__ import annotations
@@ -17,18 +20,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Callable, Iterable, Iterator
+from itertools import groupby
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from scanner.errors import Problems
+from scanner.match.prefilter import LiteralFinder
 from scanner.model import Event, FileStats, LogSource, SourceFile
 from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import decode
 from scanner.normalize.grammars import load_grammar
 from scanner.normalize.records import assemble
 from scanner.normalize.routes import Choice, Route
-from scanner.normalize.timestamps import parse_time
+from scanner.normalize.timestamps import MONTHS, parse_time
 from scanner.normalize.year import YearTracker
-from scanner.sources.open import iter_lines
+from scanner.sources.open import CHUNK, iter_chunks, iter_lines
 
 Wanted = Callable[[str], bool]
 Observe = Callable[[int, str], None]
@@ -39,6 +44,11 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
               "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
               *(f"local{i}" for i in range(8)))
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+YEARLESS = ("rfc3164", "syslog")  # time formats whose stamps need the file's year
+# The month of a record's year-less stamp (an optional <PRI> first), as year.scan_months reads it.
+_STAMP_MONTH = re.compile(r"(?:<[^>\n]{0,3}>)?(?P<month>[A-Za-z]{3}) +\d{1,2} \d\d:\d\d:\d\d")
+CHUNKED = ("line", "continued")  # record kinds the chunk path handles
+MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
 
@@ -103,6 +113,74 @@ class RouteParser:
         return {k: v for k, v in fields.items() if not (isinstance(v, str) and v in nulls)}
 
 
+class _Events:
+    """Turns one file's records into events, keeping its counts and its year."""
+
+    def __init__(self, file: SourceFile, choice: Choice, stats: FileStats, tz: tzinfo,
+                 start_year: int | None) -> None:
+        self.file, self.route, self.stats, self.tz = file, choice.route, stats, tz
+        self.parser = RouteParser(self.route)
+        self.base_sources = _unique((*self.route.logsources, *choice.logsources))
+        self.tracker = YearTracker(start_year if start_year is not None
+                                   else datetime.fromtimestamp(file.mtime, tz).year)
+        self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
+
+    def see_year(self, text: str) -> None:
+        """Advance the year by the month a record starts with, whether it is kept or not."""
+        stamp = _STAMP_MONTH.match(text) if self.yearless else None
+        if stamp is not None:
+            self.see_months((stamp.group("month"),))
+
+    def see_months(self, names: Iterable[str]) -> None:
+        """Advance the year by a run of stamp month names, in file order."""
+        for name, _ in groupby(names):
+            month = MONTHS.get(name.lower())
+            if month is not None:
+                self.tracker.year_for(month)
+
+    def skip(self, text: str) -> None:
+        """Count a record the prefilter skipped."""
+        self.stats.skipped += text.count("\n") + 1
+
+    def event(self, line: int, text: str, fields: dict[str, Any] | None,
+              wanted: Wanted | None) -> Event | None:
+        """The event of a record (``None``: a ``prefilter: fields`` skip)."""
+        route, stats = self.route, self.stats
+        size = text.count("\n") + 1
+        parsed = self.parser.parse(text, fields)
+        if wanted is not None and route.prefilter == "fields" and not wanted(_prefilter_text(text, parsed)):
+            stats.skipped += size
+            return None
+        if parsed is None:
+            stats.unparsed += size
+            if len(stats.samples) < MAX_SAMPLES:
+                stats.samples.append(text)
+            return Event(self.file.source, line, route.format, self.base_sources, {"message": text},
+                         text, None, "record not parsed", parsed=False)
+        stats.parsed += size
+        stamp, note = _event_time(route, parsed.fields, self.tz, self.tracker)
+        return Event(self.file.source, line, route.format,
+                     _unique((*self.base_sources, *parsed.logsources)), parsed.fields, text, stamp, note)
+
+    def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None) -> Iterator[Event]:
+        """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter: raw``."""
+        raw = wanted is not None and self.route.prefilter == "raw"
+        for line, text, fields in records:
+            self.see_year(text)
+            if raw and not wanted(text):  # type: ignore[misc]
+                self.skip(text)
+                continue
+            event = self.event(line, text, fields, wanted)
+            if event is not None:
+                yield event
+
+    def finish(self, lines: int) -> None:
+        """Count the file's lines; every line no record counted was skipped."""
+        stats = self.stats
+        stats.lines += lines
+        stats.skipped += stats.lines - (stats.parsed + stats.unparsed + stats.skipped)
+
+
 def normalize_lines(file: SourceFile, choice: Choice, lines: Iterable[tuple[int, str]],
                     stats: FileStats, *, tz: tzinfo = timezone.utc, start_year: int | None = None,
                     wanted: Wanted | None = None, observe: Observe | None = None
@@ -112,34 +190,114 @@ def normalize_lines(file: SourceFile, choice: Choice, lines: Iterable[tuple[int,
     Blank lines, which form no record, are counted ``skipped``. ``observe`` sees
     every physical line, even those the prefilter skips.
     """
-    route = choice.route
-    parser = RouteParser(route)
-    base_sources = _unique((*route.logsources, *choice.logsources))
-    tracker = YearTracker(start_year if start_year is not None
-                          else datetime.fromtimestamp(file.mtime, tz).year)
+    events = _Events(file, choice, stats, tz, start_year)
     counter = _LineCounter(lines, observe)
-    for line, text, fields in _records(route, counter):
-        size = text.count("\n") + 1
-        if wanted is not None and route.prefilter == "raw" and not wanted(text):
-            stats.skipped += size
+    yield from events.of_records(_records(choice.route, counter), wanted)
+    events.finish(counter.count)
+
+
+def normalize_chunks(file: SourceFile, choice: Choice, chunks: Iterable[tuple[int, str]],
+                     stats: FileStats, finder: LiteralFinder, *, tz: tzinfo = timezone.utc,
+                     start_year: int | None = None, observe: Observe | None = None
+                     ) -> Iterator[Event]:
+    """The events :func:`normalize_lines` gives with ``wanted`` = "a literal of ``finder``
+    occurs", from chunks of whole lines (:func:`~scanner.sources.open.iter_chunks`).
+
+    For ``prefilter: raw`` routes of ``line`` or ``continued`` records. Only the records
+    holding a literal are cut out, parsed and yielded; the lines between are counted
+    skipped in bulk. A chunk's last record is held back until the next chunk (or the
+    end) shows where it ends. ``observe`` sees each chunk as ``(first line, text)``.
+    """
+    events = _Events(file, choice, stats, tz, start_year)
+    units = _Units(choice.route, events, finder)
+    lines = 0
+    held, held_first = "", 1
+    for first, text in chunks:
+        lines += text.count("\n")
+        if observe is not None:
+            observe(first, text)
+        text, first = held + text, held_first if held else first
+        cut = units.last_start(text)
+        if cut == 0 and len(text) < MAX_HELD:
+            held, held_first = text, first
             continue
-        parsed = parser.parse(text, fields)
-        if wanted is not None and route.prefilter == "fields" and not wanted(_prefilter_text(text, parsed)):
-            stats.skipped += size
-            continue
-        if parsed is None:
-            stats.unparsed += size
-            if len(stats.samples) < MAX_SAMPLES:
-                stats.samples.append(text)
-            yield Event(file.source, line, route.format, base_sources, {"message": text}, text,
-                        None, "record not parsed", parsed=False)
-            continue
-        stats.parsed += size
-        stamp, note = _event_time(route, parsed.fields, tz, tracker)
-        yield Event(file.source, line, route.format, _unique((*base_sources, *parsed.logsources)),
-                    parsed.fields, text, stamp, note)
-    stats.lines += counter.count
-    stats.skipped += stats.lines - (stats.parsed + stats.unparsed + stats.skipped)
+        cut = cut or len(text)
+        yield from units.events(text[:cut], first)
+        held, held_first = text[cut:], first + text.count("\n", 0, cut)
+    if held:
+        yield from units.events(held, held_first)
+    events.finish(lines)
+
+
+class _Units:
+    """Finds the candidate records of a run of whole records (a *unit*) and makes their events."""
+
+    def __init__(self, route: Route, events: _Events, finder: LiteralFinder) -> None:
+        self._route, self._events, self._finder = route, events, finder
+        self._grouped = route.records == "continued"
+        start = route.record_start
+        self._start = start.match if start is not None else (lambda t, pos: t[pos] not in " \t")
+        lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
+        self._months = re.compile(f"(?m)^{lookahead}{_STAMP_MONTH.pattern}")
+
+    def wanted(self, text: str) -> bool:
+        """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
+        return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
+
+    def begins(self, text: str, pos: int) -> bool:
+        """Whether the line at ``pos`` starts a group of ``continued`` lines."""
+        end = text.find("\n", pos)
+        return bool(text[pos:end].strip()) and bool(self._start(text, pos))
+
+    def last_start(self, text: str) -> int:
+        """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
+        if not self._grouped:
+            return len(text)
+        pos = text.rfind("\n", 0, len(text) - 1) + 1
+        while pos > 0 and not self.begins(text, pos):
+            pos = text.rfind("\n", 0, pos - 1) + 1
+        return pos
+
+    def _group(self, text: str, pos: int) -> tuple[int, int]:
+        """The span of the lines of the group holding position ``pos``."""
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos) + 1
+        if self._grouped:
+            while start > 0 and not self.begins(text, start):
+                start = text.rfind("\n", 0, start - 1) + 1
+            while end < len(text) and not self.begins(text, end):
+                end = text.find("\n", end) + 1
+        return start, end
+
+    def _see_months(self, text: str, start: int, end: int) -> None:
+        if self._events.yearless:
+            self._events.see_months(m.group("month") for m in self._months.finditer(text, start, end))
+
+    def events(self, text: str, first: int) -> Iterator[Event]:
+        """Events of the candidate records of ``text``, whole lines starting at line ``first``."""
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a character lower-cases to several: offsets differ
+            numbered = enumerate(text.split("\n")[:-1], first)
+            yield from self._events.of_records(_records(self._route, numbered), self.wanted)
+            return
+        data = lowered.encode("utf-8", "surrogatepass")
+        narrow = len(data) == len(text)
+        byte, char = 0, 0  # the same offset in data and in text
+        done, line = 0, first  # text before ``done`` is handled; ``line`` is the number at ``done``
+        while (found := self._finder.next_at(data, byte)) >= 0:
+            pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
+            start, end = self._group(text, pos)
+            self._see_months(text, done, start)
+            line += text.count("\n", done, start)
+            numbered = enumerate(text[start:end].split("\n")[:-1], line)
+            records = list(_records(self._route, numbered))
+            holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
+            sure = len(records) == 1 and holder.strip()  # the one record holds the found literal
+            yield from self._events.of_records(records, None if sure else self.wanted)
+            line += text.count("\n", start, end)
+            byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
+            char = done = end
+        self._see_months(text, done, len(text))
 
 
 class _LineCounter:
@@ -159,21 +317,42 @@ class _LineCounter:
             yield item
 
 
+class Observer(Protocol):
+    """Sees every physical line of a file, one at a time or a chunk of whole lines at a time."""
+
+    def see(self, line: int, text: str) -> None:
+        """One line: its 1-based number and text."""
+
+    def see_chunk(self, first: int, text: str) -> None:
+        """Whole lines, each ending with a newline, the first numbered ``first``."""
+
+
 def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: FileStats, *,
                    tz: tzinfo = timezone.utc, start_year: int | None = None,
-                   wanted: Wanted | None = None, observe: Observe | None = None
-                   ) -> Iterator[Event]:
-    """Events of ``file``: binary record readers by ``records`` kind, else its decoded lines."""
-    reader = READERS.get(choice.route.records)
+                   wanted: Wanted | None = None, observer: Observer | None = None,
+                   finder: LiteralFinder | None = None) -> Iterator[Event]:
+    """Events of ``file``: binary record readers by ``records`` kind, else its decoded text.
+
+    With a ``finder`` (the literals behind ``wanted``), a ``prefilter: raw`` route of
+    ``line`` or ``continued`` records is read in chunks (:func:`normalize_chunks`).
+    """
+    route = choice.route
+    reader = READERS.get(route.records)
+    if reader is None and finder is not None and route.prefilter == "raw" and route.records in CHUNKED:
+        yield from normalize_chunks(file, choice, iter_chunks(file, problems), stats, finder, tz=tz,
+                                    start_year=start_year,
+                                    observe=observer.see_chunk if observer else None)
+        return
     if reader is None:
         yield from normalize_lines(file, choice, iter_lines(file, problems), stats, tz=tz,
-                                   start_year=start_year, wanted=wanted, observe=observe)
+                                   start_year=start_year, wanted=wanted,
+                                   observe=observer.see if observer else None)
         return
-    sources = _unique((*choice.route.logsources, *choice.logsources))
+    sources = _unique((*route.logsources, *choice.logsources))
     for event in reader(file, problems):
         stats.lines += 1
         stats.parsed += 1
-        event.format, event.logsources = choice.route.format, sources
+        event.format, event.logsources = route.format, sources
         yield event
 
 

@@ -1,13 +1,15 @@
-"""Open scanned files read-only and transparently decompressed, and read them as lines.
+"""Open scanned files read-only and transparently decompressed, and read them as text.
 
 Compression is recognised by magic bytes, never by suffix alone: gzip, bzip2 and
 xz are decoded with the standard library; zstd is recognised but refused (Python
 3.11 has no decoder), and so are archives (tar, zip, tar.gz), which hold files, not
 a log. Files are opened with ``O_RDONLY | O_NOATIME`` when the kernel permits it,
-so reading changes neither content nor access times. :func:`iter_lines` never
-raises: trouble in a file (over-long lines, invalid UTF-8, NUL bytes, a truncated
-archive, an I/O error) becomes one :class:`~scanner.errors.Problem` per kind and
-file, and the lines read so far are still yielded.
+so reading changes neither content nor access times. :func:`iter_chunks` yields
+large blocks of whole decoded lines (decoded line by line only when a block holds
+a defect); :func:`iter_lines` splits them into numbered lines. Neither raises:
+trouble in a file (over-long lines, invalid UTF-8, NUL bytes, a truncated archive,
+an I/O error) becomes one :class:`~scanner.errors.Problem` per kind and file, and
+the lines read so far are still yielded.
 """
 
 from __future__ import annotations
@@ -158,54 +160,94 @@ def _decode(data: bytes, number: int, stats: _LineStats) -> str:
         return data.decode("utf-8", errors="backslashreplace")
 
 
-def iter_lines(file: SourceFile, problems: Problems) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, text)`` of ``file``; trouble goes to ``problems``, never raised."""
+def _decode_block(block: bytes, first: int, stats: _LineStats) -> str:
+    """Whole lines (each ending ``\\n``) decoded at once; line by line only when one is defective."""
+    if b"\x00" not in block:
+        try:
+            return block.replace(b"\r\n", b"\n").decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    lines = block.split(b"\n")[:-1]
+    return "".join(_decode(data, number, stats) + "\n" for number, data in enumerate(lines, first))
+
+
+def _cut_long(block: bytes, first: int, stats: _LineStats) -> bytes:
+    """``block`` with every line longer than :data:`LINE_CAP` cut to it (rarely any)."""
+    start = 0
+    while len(block) - start > LINE_CAP:
+        newline = block.rfind(b"\n", start, start + LINE_CAP + 1)
+        if newline < 0:
+            break
+        start = newline + 1
+    else:
+        return block
+    lines = block.split(b"\n")
+    for number, data in enumerate(lines[:-1], first):
+        if len(data) > LINE_CAP:
+            stats.note("cut", number)
+            lines[number - first] = data[:LINE_CAP]
+    return b"\n".join(lines)
+
+
+def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK) -> Iterator[tuple[int, str]]:
+    """Yield ``(first line number, text)`` of ``file`` in blocks of whole lines.
+
+    Every line of ``text`` ends with ``\\n`` (one is added to a last line without
+    it); CR before a newline is dropped and over-long lines are cut, as in
+    :func:`iter_lines`. ``size`` is how many bytes are read at a time. Trouble goes
+    to ``problems``, never raised.
+    """
     try:
         stream = open_binary(file)
     except SourceError as exc:
         problems.add("source", exc.location or Location(file.source), exc.message)
         return
     stats = _LineStats()
-    number = 0
+    number = 0  # lines yielded so far
     pending = b""
     cutting = False  # inside an over-long line whose head was already yielded
     failed = False
+    # A decoder's read1 hands over what it decoded before a damaged spot; the buffered read
+    # of the wrapper would drop it with the error.
+    read = stream.raw.read1 if isinstance(stream, _Decompressed) else stream.read
     with stream:
         while True:
             try:
-                chunk = stream.read(CHUNK)
+                data = read(size)
             except _DECOMPRESS_ERRORS as exc:
                 problems.add("source", Location(file.source, number + 1),
                              f"read stopped: {_reason(exc)}; the {number} line(s) before it kept")
                 failed = True
                 break
-            if not chunk:
+            if not data:
                 break
-            pending += chunk
-            lines = pending.split(b"\n")
-            pending = lines.pop()
-            for data in lines:
-                if cutting:
-                    cutting = False
+            if cutting:
+                newline = data.find(b"\n")
+                if newline < 0:
                     continue
-                number += 1
-                if len(data) > LINE_CAP:
-                    stats.note("cut", number)
-                    data = data[:LINE_CAP]
-                yield number, _decode(data, number, stats)
+                data, cutting = data[newline + 1:], False
+            pending += data
+            end = pending.rfind(b"\n") + 1
+            block, pending = _cut_long(pending[:end], number + 1, stats), pending[end:]
             if len(pending) > LINE_CAP:
-                if not cutting:
-                    number += 1
-                    stats.note("cut", number)
-                    yield number, _decode(pending[:LINE_CAP], number, stats)
-                    cutting = True
-                pending = b""
+                stats.note("cut", number + block.count(b"\n") + 1)
+                block += pending[:LINE_CAP] + b"\n"
+                pending, cutting = b"", True
+            if block:
+                yield number + 1, _decode_block(block, number + 1, stats)
+                number += block.count(b"\n")
         if pending and not cutting:
+            yield number + 1, _decode_block(pending + b"\n", number + 1, stats)
             number += 1
-            yield number, _decode(pending, number, stats)
     stats.report(file.source, problems)
     if number == 0 and not failed:
         problems.add("source", Location(file.source), "empty file (no lines)")
+
+
+def iter_lines(file: SourceFile, problems: Problems) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` of ``file``; trouble goes to ``problems``, never raised."""
+    for first, text in iter_chunks(file, problems):
+        yield from enumerate(text.split("\n")[:-1], first)
 
 
 def _reason(exc: BaseException) -> str:
