@@ -29,7 +29,7 @@ from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
 from scanner.model import Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank
 from scanner.normalize.commands import plan_years
-from scanner.normalize.derive import PROCESS_CREATION, derive
+from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import normalize_file
 from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
 from scanner.report.output import atomic_text, emit
@@ -75,15 +75,6 @@ class WorkerOptions:
     until: datetime | None
 
 
-def possible_logsources(choice: Choice) -> tuple[LogSource, ...]:
-    """Every logsource an event of this route can carry, derived events included."""
-    route = choice.route
-    sources = [*route.logsources, *choice.logsources]
-    for program in route.programs.values():
-        sources += program.logsources
-    return (*dict.fromkeys(sources), PROCESS_CREATION)
-
-
 def match_text(event: Event) -> str:
     """The text the prefilter sees: the raw record plus every normalized value.
 
@@ -108,9 +99,8 @@ class Worker:
         # Events gain a program's logsources only when the record names the program, and
         # derive() makes process_creation events only of sudo COMMAND= lines and audit
         # EXECVE records: rules reached only that way need those words in the record.
-        derived_from = frozenset({"command=", "type=execve"})
         origins = (*((p.logsources, frozenset({name})) for name, p in choice.route.programs.items()
-                     if p.logsources), ((PROCESS_CREATION,), derived_from))
+                     if p.logsources), ((PROCESS_CREATION,), DERIVE_TRIGGERS))
         plan = self.matcher.plan((*choice.route.logsources, *choice.logsources), origins)
         problems = Problems()
         stats = FileStats(file.source, choice.route.format, bytes=file.size)

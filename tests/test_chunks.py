@@ -24,9 +24,10 @@ from scanner.match.matcher import Matcher, Plan
 from scanner.match.prefilter import LiteralFinder
 from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize import normalizer
+from scanner.normalize.derive import PROCESS_CREATION
 from scanner.normalize.normalizer import CHUNKED, normalize_chunks, normalize_lines
 from scanner.normalize.routes import Choice, load_routes
-from scanner.pipeline import Scan, UnitResult, Worker, WorkerOptions, plan_units, possible_logsources
+from scanner.pipeline import Scan, UnitResult, Worker, WorkerOptions, plan_units
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import CompiledRules, load_rules
 from scanner.sources.open import LINE_CAP, iter_chunks, iter_lines
@@ -233,7 +234,7 @@ def test_finder_agrees_with_candidates_on_every_line(corpus: Path) -> None:
              for text in path.read_text(errors="replace").splitlines()]
     found = 0
     for route in ("syslog", "nginx_access", "dpkg", "postgresql"):
-        plan = matcher.plan(possible_logsources(Choice(ROUTES[route], (), "forced")))
+        plan = matcher.plan((*ROUTES[route].event_logsources(), PROCESS_CREATION))
         finder = plan.finder()
         assert finder is not None
         wanted = [finder_wanted(finder)(t) for t in texts]
@@ -243,7 +244,7 @@ def test_finder_agrees_with_candidates_on_every_line(corpus: Path) -> None:
 
 
 def test_no_finder_when_every_record_is_a_candidate(rules: CompiledRules) -> None:
-    logsources = possible_logsources(Choice(ROUTES["syslog"], (), "forced"))
+    logsources = (*ROUTES["syslog"].event_logsources(), PROCESS_CREATION)
     assert Matcher(rules, prefilter=False).plan(logsources).finder() is None
     plan = Matcher(rules).plan(logsources)  # without origins, some corpus rules have no literal
     assert plan.finder() is None and plan.candidates("nothing to see")

@@ -163,3 +163,15 @@ def test_sigmahq_process_creation_rules_fire(corpus: Path, source: str, lines: l
             if candidates:
                 fired |= {info.id for info in plan.match(process, candidates)}
     assert fired == expected
+
+
+def test_every_derived_record_contains_a_trigger_word(corpus: Path) -> None:
+    """The prefilter skips records without a DERIVE_TRIGGERS word when only derived events
+    could match, so every record derive() uses must contain one."""
+    from scanner.normalize.derive import DERIVE_TRIGGERS
+    lines = (corpus / "logs" / "elastic-examples" / "auth.log").read_text(errors="replace").splitlines()
+    audit = (corpus / "logs" / "go-libaudit" / "testdata" / "normal.log").read_text().splitlines()
+    events = normalized("auth.log", lines) + normalized("audit/audit.log", audit)
+    sources = [e for e in events if any(True for _ in derive(e))]
+    assert len(sources) > 100
+    assert all(any(w in e.raw.lower() for w in DERIVE_TRIGGERS) for e in sources)

@@ -106,6 +106,11 @@ _DERIVERS: dict[str, Callable[[Event], ProcessFields | None]] = {
 }
 """Linux logsource service → how its events show a started process."""
 
+DERIVE_TRIGGERS: frozenset[str] = frozenset({"command=", "type=execve"})
+"""Lower-cased words a record contains whenever :func:`derive` makes an event of it
+(sudo's ``COMMAND=``, auditd's ``type=EXECVE``): the prefilter may skip records
+without them when only derived events could match."""
+
 
 def derive(event: Event) -> Iterator[Event]:
     """The ``process_creation`` events ``event`` implies (none for most events)."""
