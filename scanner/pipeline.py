@@ -17,13 +17,13 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
-from scanner.correlate.engine import correlate
+from scanner.correlate.engine import correlate, fields_read
 from scanner.errors import Location, Problem, Problems
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
@@ -92,6 +92,11 @@ class Worker:
     def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
         self.matcher = Matcher(compiled, prefilter=options.prefilter)
         self.options = options
+        reads = fields_read(compiled.correlations)
+        # Hits of rules that only feed correlations keep just what correlation reads:
+        # a brute force makes one per line, and they are held until the files are merged.
+        self._kept_fields = {r.id: reads.get(r.id, frozenset()) | reads.get(r.name or "", frozenset())
+                             for r in compiled.rules if not r.output}
 
     def scan(self, unit: WorkUnit) -> UnitResult:
         """Normalize and match one file."""
@@ -123,14 +128,19 @@ class Worker:
         """The hits of already-normalized events (the checks across files)."""
         return list(self._hits(self.matcher.plan(logsources), self._in_window(events)))
 
-    @staticmethod
-    def _hits(plan: Plan, events: Iterable[Event]) -> Iterator[Hit]:
+    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[Hit]:
+        kept = self._kept_fields
         for event in events:
             for ev in (event, *derive(event)):
                 candidates = plan.candidates(match_text(ev))
                 if candidates:
                     for rule in plan.match(ev, candidates):
-                        yield Hit.of(rule, ev)
+                        hit = Hit.of(rule, ev)
+                        if rule.id in kept:
+                            names = kept[rule.id]
+                            hit = replace(hit, raw="", logsource=(), fields={
+                                k: v for k, v in ev.fields.items() if k in names})
+                        yield hit
 
 
 _WORKER: Worker | None = None
