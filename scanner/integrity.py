@@ -13,6 +13,10 @@ one. It reports
   that is otherwise busy (at least ``BUSY_LINES_PER_HOUR`` lines an hour over its
   span) — the shape left by deleting a stretch of lines.
 
+:meth:`StreamWatch.absorb` continues a watch with that of the next byte range (part)
+of the same file, checking the step between the parts exactly like one between lines,
+so a file scanned in parts gives the events it gives scanned whole.
+
 :func:`chain_anomalies` checks rotation chains across files: a missing member
 (``auth.log.1`` and ``auth.log.3.gz`` but no ``auth.log.2*``), a newer member
 starting before the older one ended, a long silence between members.
@@ -58,6 +62,7 @@ class StreamWatch:
         self._key = ""  # comparable form of the previous stamp
         self._stamp = ""  # the previous stamp's text
         self._line = 0
+        self._head = (0, "")  # the first stamp's line and text
         self._events: list[Event] = []
         self._gaps: list[Event] = []
         self.first: datetime | None = None
@@ -91,10 +96,15 @@ class StreamWatch:
 
     def _see_stamp(self, line: int, start: str) -> None:
         stamp = _PRI.sub("", start) if start[:1] == "<" else start
-        key = _comparable(stamp)
         self.stamped += 1
+        self._step(line, stamp)
+
+    def _step(self, line: int, stamp: str) -> None:
+        """Compare a stamp with the previous one and make it the previous one."""
+        key = _comparable(stamp)
         if not self._key:
             self.first = self._time(stamp)
+            self._head = (line, stamp)
         elif key < self._key and not _is_rollover(self._key, key):
             self._step_back(line, stamp)
         elif key[:_hour_width(key)] != self._key[:_hour_width(key)]:
@@ -115,10 +125,25 @@ class StreamWatch:
             self._add(self._gaps, "silence", line, now, now - before)
 
     def _add(self, bucket: list[Event], anomaly: str, line: int, when: datetime, gap: object) -> None:
+        seconds = int(gap.total_seconds())  # type: ignore[attr-defined]
+        self._keep(bucket, integrity_event(anomaly, self.source, line, when, seconds,
+                                           self.source, self._line))
+
+    def _keep(self, bucket: list[Event], event: Event) -> None:
         if len(self._events) + len(self._gaps) < MAX_EVENTS_PER_FILE:
-            seconds = int(gap.total_seconds())  # type: ignore[attr-defined]
-            bucket.append(integrity_event(anomaly, self.source, line, when, seconds,
-                                          self.source, self._line))
+            bucket.append(event)
+
+    def absorb(self, later: StreamWatch) -> None:
+        """Continue with the watch of the file's next part: the step to its first stamp is
+        checked as between two lines, its events kept (up to the file's cap) after ours."""
+        if not later._key:
+            return
+        head_line, head_stamp = later._head
+        self._step(head_line, head_stamp)
+        for event in sorted(later._events + later._gaps, key=lambda e: e.line):
+            self._keep(self._gaps if event.fields["anomaly"] == "silence" else self._events, event)
+        self._key, self._stamp, self._line = later._key, later._stamp, later._line
+        self.stamped += later.stamped
 
     def anomalies(self) -> list[Event]:
         """The file's integrity events, once every line was seen."""

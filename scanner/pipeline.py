@@ -4,10 +4,14 @@ The main process loads and compiles the rules once, walks the inputs, routes
 each file, plans the years of year-less syslog per rotation chain, and hands one
 :class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
-objects do not pickle) and returns the file's hits, coverage and problems. The
-main process merges them in a fixed order, correlates, filters, and renders, so
-the output is byte-identical whatever ``--jobs`` is. This module owns the
-``Problems`` collector of a run and the exit code; it never writes to the input.
+objects do not pickle) and returns the file's hits, coverage and problems. With
+``--jobs`` above 1, a big plain file on the chunk path whose stamps carry their year
+is cut into parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each;
+the results of a file's parts are merged back into one (its counts, problems and
+stream-integrity watch). The main process merges results in a fixed order,
+correlates, filters, and renders, so the output is byte-identical whatever
+``--jobs`` is. This module owns the ``Problems`` collector of a run and the exit
+code; it never writes to the input.
 """
 
 from __future__ import annotations
@@ -30,29 +34,38 @@ from scanner.match.matcher import Matcher, Plan
 from scanner.model import Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
-from scanner.normalize.normalizer import normalize_file
+from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
 from scanner.rules.load import CompiledRules, load_rules
-from scanner.sources.open import sniff_lines
+from scanner.sources.open import WHOLE, ByteRange, merge_part_problems, sniff_lines
+from scanner.sources.parts import split_ranges
 from scanner.sources.walk import rotation_chains, walk
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TOP_RULES = 10
 # Problem kinds that --strict turns into a failed run: unreadable or damaged input, skipped rules.
 STRICT_KINDS = ("source", "rule")
+SPLIT_BYTES = 64 << 20  # plain files bigger than this are cut into parts of at least this size
 
 
 @dataclass(frozen=True, slots=True)
 class WorkUnit:
-    """One file to scan, with its route and the year its year-less stamps start in."""
+    """One file (or a byte range of it) to scan, with its route and the year its year-less
+    stamps start in."""
 
     file: SourceFile
     choice: Choice
     start_year: int | None
+    span: ByteRange = WHOLE
+
+    @property
+    def size(self) -> int:
+        """The bytes this unit reads (before decompression)."""
+        return (self.span.end if self.span.end is not None else self.file.size) - self.span.start
 
 
 @dataclass(slots=True)
@@ -63,6 +76,15 @@ class UnitResult:
     stats: FileStats
     problems: list[Problem]
     span: Span  # first and last stamp, stamped lines (for checks across rotation members)
+    part: Part | None = None  # set when the unit was a part of a file
+
+
+@dataclass(slots=True)
+class Part:
+    """What joins a part's result with those of its file's other parts."""
+
+    span: ByteRange
+    watch: StreamWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +130,14 @@ class Worker:
                      if p.logsources), ((PROCESS_CREATION,), DERIVE_TRIGGERS))
         plan = self.matcher.plan((*choice.route.logsources, *choice.logsources), origins)
         problems = Problems()
-        stats = FileStats(file.source, choice.route.format, bytes=file.size)
+        stats = FileStats(file.source, choice.route.format, bytes=unit.size)
         watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)
         events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
                                 start_year=unit.start_year, observer=watch, finder=plan.finder(),
-                                wanted=lambda text: bool(plan.candidates(text)))
+                                wanted=lambda text: bool(plan.candidates(text)), span=unit.span)
         hits = list(self._hits(plan, self._in_window(events)))
+        if not unit.span.whole:  # the stream checks wait for the file's other parts
+            return UnitResult(hits, stats, problems.items, (None, None, 0), Part(unit.span, watch))
         hits += self.scan_events(watch.logsources, watch.anomalies())
         return UnitResult(hits, stats, problems.items, (watch.first, watch.last, watch.stamped))
 
@@ -211,7 +235,27 @@ def plan_units(scan: Scan) -> list[WorkUnit]:
     years = plan_years(files, choices, config.tz, config.year)
     scan.chains = rotation_chains(files)
     scan.time_notes += years.notes
-    return [WorkUnit(f, choices[f.source], years.start_years.get(f.source)) for f in files]
+    units = []
+    for file in files:
+        choice, start_year = choices[file.source], years.start_years.get(file.source)
+        yearless = file.source in years.start_years
+        units += [WorkUnit(file, choice, start_year, span)
+                  for span in file_parts(file, choice, yearless, config.jobs)]
+    return units
+
+
+def file_parts(file: SourceFile, choice: Choice, yearless: bool, jobs: int) -> list[ByteRange]:
+    """The byte ranges ``file`` is scanned in: parts of about ``max(SPLIT_BYTES, size / (2 *
+    jobs))`` when it is big, plain, on the chunk path and its stamps carry their year."""
+    route = choice.route
+    if (jobs <= 1 or file.compression is not None or yearless or not chunked(route)
+            or file.size <= SPLIT_BYTES):
+        return [WHOLE]
+    try:
+        return split_ranges(file, max(SPLIT_BYTES, file.size // (2 * jobs)),
+                            lambda line: record_begins(route, line))
+    except OSError:  # scanned whole, whose read reports the trouble
+        return [WHOLE]
 
 
 def merge_results(results: Iterable[UnitResult], scan: Scan, compiled: CompiledRules,
@@ -219,17 +263,50 @@ def merge_results(results: Iterable[UnitResult], scan: Scan, compiled: CompiledR
     """All hits of all files, plus those of the checks across rotation members, sorted."""
     hits: list[Hit] = []
     spans: dict[str, Span] = {}
-    for result in results:
+    anomalies: list[Event] = []
+    for parts in _by_file(results):
+        result = join_parts(parts, anomalies)
         hits += result.hits
         scan.stats.append(result.stats)
         scan.problems.extend(result.problems)
         if result.span[2]:
             spans[result.stats.source] = result.span
-    anomalies = list(chain_anomalies(scan.chains, spans))
+    anomalies += chain_anomalies(scan.chains, spans)
     if anomalies:  # rare: only then is a matcher compiled in the main process
         hits += Worker(compiled, options).scan_events((INTEGRITY,), anomalies)
     hits.sort(key=Hit.sort_key)
     return hits
+
+
+def _by_file(results: Iterable[UnitResult]) -> Iterator[list[UnitResult]]:
+    """Results grouped by file: a whole file alone, a file's parts together."""
+    group: list[UnitResult] = []
+    for result in results:
+        if group and (result.part is None or result.part.span.start == 0):
+            yield group
+            group = []
+        group.append(result)
+    if group:
+        yield group
+
+
+def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> UnitResult:
+    """One file's result from the results of its parts (in file order); the stream-integrity
+    events of the joined watch go to ``anomalies``, to be matched in the main process."""
+    if len(parts) == 1 and parts[0].part is None:
+        return parts[0]
+    stats = FileStats(parts[0].stats.source, parts[0].stats.format)
+    for part in parts:
+        for name in ("lines", "parsed", "unparsed", "skipped", "bytes"):
+            setattr(stats, name, getattr(stats, name) + getattr(part.stats, name))
+        stats.samples += part.stats.samples[:MAX_SAMPLES - len(stats.samples)]
+    watch, *later = [p.part.watch for p in parts if p.part is not None]
+    for other in later:
+        watch.absorb(other)
+    anomalies += watch.anomalies()
+    return UnitResult([h for p in parts for h in p.hits], stats,
+                      merge_part_problems(p for part in parts for p in part.problems),
+                      (watch.first, watch.last, watch.stamped))
 
 
 def select_hits(hits: list[Hit], compiled: CompiledRules, scan: Scan) -> list[Hit]:
@@ -304,7 +381,7 @@ def run_scan(config: ScanConfig) -> int:
         print("logsigma: error: no readable input file", file=sys.stderr)
         return EXIT_ERROR
     options = WorkerOptions(config.prefilter, config.tz, config.since, config.until)
-    progress = Progress(sum(u.file.size for u in units), enabled=not config.quiet)
+    progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
     try:
         results = run_units(units, compiled, options, config.jobs, progress)
         hits = merge_results(results, scan, compiled, options)

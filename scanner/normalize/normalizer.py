@@ -12,6 +12,8 @@ raw``) or after (``prefilter: fields``) parsing. Given the prefilter's literals
 as a finder, ``line``/``continued`` files with ``prefilter: raw`` are read in large
 chunks and only records holding a literal are cut out and parsed, so the lines
 no rule can match cost no per-line Python work; both paths yield the same events.
+A plain file may be normalized a byte range (a part) at a time: line numbers stay
+absolute; :func:`chunked` and :func:`record_begins` say where a route's files may be cut.
 Streams: memory does not grow with the file. Knows nothing of Sigma rules.
 """
 
@@ -33,7 +35,7 @@ from scanner.normalize.records import assemble
 from scanner.normalize.routes import Choice, Route
 from scanner.normalize.timestamps import MONTHS, parse_time
 from scanner.normalize.year import YearTracker
-from scanner.sources.open import CHUNK, iter_chunks, iter_lines
+from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
 Wanted = Callable[[str], bool]
 Observe = Callable[[int, str], None]
@@ -59,6 +61,19 @@ class Parsed:
     kind: str
     fields: dict[str, Any]
     logsources: tuple[LogSource, ...] = ()
+
+
+def chunked(route: Route) -> bool:
+    """Whether files of ``route`` take the chunk path (and so may be read in parts)."""
+    return route.records not in READERS and route.prefilter == "raw" and route.records in CHUNKED
+
+
+def record_begins(route: Route, line: str) -> bool:
+    """Whether ``line`` (one line's text, or its head) starts a record of ``route``."""
+    if route.records != "continued":
+        return True
+    start = route.record_start
+    return bool(line.strip()) and bool(start.match(line) if start is not None else line[0] not in " \t")
 
 
 class RouteParser:
@@ -236,7 +251,6 @@ class _Units:
         self._route, self._events, self._finder = route, events, finder
         self._grouped = route.records == "continued"
         start = route.record_start
-        self._start = start.match if start is not None else (lambda t, pos: t[pos] not in " \t")
         lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
         self._months = re.compile(f"(?m)^{lookahead}{_STAMP_MONTH.pattern}")
 
@@ -246,8 +260,7 @@ class _Units:
 
     def begins(self, text: str, pos: int) -> bool:
         """Whether the line at ``pos`` starts a group of ``continued`` lines."""
-        end = text.find("\n", pos)
-        return bool(text[pos:end].strip()) and bool(self._start(text, pos))
+        return record_begins(self._route, text[pos:text.find("\n", pos)])
 
     def last_start(self, text: str) -> int:
         """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
@@ -330,21 +343,22 @@ class Observer(Protocol):
 def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: FileStats, *,
                    tz: tzinfo = timezone.utc, start_year: int | None = None,
                    wanted: Wanted | None = None, observer: Observer | None = None,
-                   finder: LiteralFinder | None = None) -> Iterator[Event]:
-    """Events of ``file``: binary record readers by ``records`` kind, else its decoded text.
+                   finder: LiteralFinder | None = None, span: ByteRange = WHOLE) -> Iterator[Event]:
+    """Events of ``file`` (of the text in ``span`` of it): binary record readers by
+    ``records`` kind, else its decoded text.
 
-    With a ``finder`` (the literals behind ``wanted``), a ``prefilter: raw`` route of
-    ``line`` or ``continued`` records is read in chunks (:func:`normalize_chunks`).
+    With a ``finder`` (the literals behind ``wanted``), a :func:`chunked` route is
+    read in chunks (:func:`normalize_chunks`).
     """
     route = choice.route
     reader = READERS.get(route.records)
-    if reader is None and finder is not None and route.prefilter == "raw" and route.records in CHUNKED:
-        yield from normalize_chunks(file, choice, iter_chunks(file, problems), stats, finder, tz=tz,
-                                    start_year=start_year,
+    if finder is not None and chunked(route):
+        chunks = iter_chunks(file, problems, span=span)
+        yield from normalize_chunks(file, choice, chunks, stats, finder, tz=tz, start_year=start_year,
                                     observe=observer.see_chunk if observer else None)
         return
     if reader is None:
-        yield from normalize_lines(file, choice, iter_lines(file, problems), stats, tz=tz,
+        yield from normalize_lines(file, choice, iter_lines(file, problems, span), stats, tz=tz,
                                    start_year=start_year, wanted=wanted,
                                    observe=observer.see if observer else None)
         return

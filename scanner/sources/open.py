@@ -9,7 +9,10 @@ large blocks of whole decoded lines (decoded line by line only when a block hold
 a defect); :func:`iter_lines` splits them into numbered lines. Neither raises:
 trouble in a file (over-long lines, invalid UTF-8, NUL bytes, a truncated archive,
 an I/O error) becomes one :class:`~scanner.errors.Problem` per kind and file, and
-the lines read so far are still yielded.
+the lines read so far are still yielded. Both can read just a byte range of a plain
+file (a *part*, see :mod:`scanner.sources.parts`) with absolute line numbers;
+:func:`merge_part_problems` folds the line-defect problems of a file's parts into one
+per kind.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import lzma
 import os
 import stat
 import zlib
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
-from scanner.errors import Location, Problems, SourceError
+from scanner.errors import Location, Problem, Problems, SourceError
 from scanner.model import SourceFile
 
 CHUNK = 1 << 20  # bytes read at a time
@@ -44,6 +49,28 @@ _DECODERS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
     "xz": lambda raw: lzma.LZMAFile(raw, mode="rb"),
 }
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError)
+_DEFECT_LABELS = {"cut": f"line(s) longer than {LINE_CAP} bytes cut",
+                  "utf8": "line(s) with invalid UTF-8 (kept with \\x escapes)",
+                  "nul": "line(s) with NUL bytes"}
+_DEFECT = re.compile(r"(\d+) (.*), first at line (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """Bytes ``[start, end)`` of a plain file (``end`` ``None``: to its end), whose first line
+    is line ``first_line``; the default is the whole file."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+
+    @property
+    def whole(self) -> bool:
+        """Whether the range is the whole file."""
+        return self.start == 0 and self.end is None
+
+
+WHOLE = ByteRange()
 
 
 def compression_of(head: bytes) -> str | None:
@@ -139,13 +166,32 @@ class _LineStats:
         self.count[kind] = self.count.get(kind, 0) + 1
 
     def report(self, source: str, problems: Problems) -> None:
-        what = {"cut": f"line(s) longer than {LINE_CAP} bytes cut",
-                "utf8": "line(s) with invalid UTF-8 (kept with \\x escapes)",
-                "nul": "line(s) with NUL bytes"}
-        for kind, label in what.items():
+        for kind, label in _DEFECT_LABELS.items():
             if kind in self.count:
                 problems.add("source", Location(source, self.first[kind]),
-                             f"{self.count[kind]} {label}, first at line {self.first[kind]}")
+                             _defect_message(self.count[kind], label, self.first[kind]))
+
+
+def _defect_message(count: int, label: str, first: int) -> str:
+    return f"{count} {label}, first at line {first}"
+
+
+def merge_part_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems of a file's parts, in order, each reported once, and each kind of line
+    defect (cut, invalid UTF-8, NUL) once for the file: counts summed, at its first line."""
+    merged: dict[object, Problem] = {}  # by defect label, else by the problem itself
+    counts: dict[str, int] = {}
+    for problem in problems:
+        found = _DEFECT.fullmatch(problem.message)
+        if found is None or found.group(2) not in _DEFECT_LABELS.values():
+            merged.setdefault(problem, problem)
+            continue
+        label = found.group(2)
+        counts[label] = counts.get(label, 0) + int(found.group(1))
+        kept = merged.setdefault(label, problem)  # parts come in file order: the first is first
+        first = kept.location.line or 0
+        merged[label] = Problem(kept.kind, kept.location, _defect_message(counts[label], label, first))
+    return list(merged.values())
 
 
 def _decode(data: bytes, number: int, stats: _LineStats) -> str:
@@ -189,13 +235,15 @@ def _cut_long(block: bytes, first: int, stats: _LineStats) -> bytes:
     return b"\n".join(lines)
 
 
-def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK) -> Iterator[tuple[int, str]]:
-    """Yield ``(first line number, text)`` of ``file`` in blocks of whole lines.
+def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK,
+                span: ByteRange = WHOLE) -> Iterator[tuple[int, str]]:
+    """Yield ``(first line number, text)`` of ``file`` (of ``span`` of it) in blocks of whole lines.
 
     Every line of ``text`` ends with ``\\n`` (one is added to a last line without
     it); CR before a newline is dropped and over-long lines are cut, as in
-    :func:`iter_lines`. ``size`` is how many bytes are read at a time. Trouble goes
-    to ``problems``, never raised.
+    :func:`iter_lines`. ``size`` is how many bytes are read at a time; a part of a
+    plain file is read from its start and never past its end. Trouble goes to
+    ``problems``, never raised.
     """
     try:
         stream = open_binary(file)
@@ -203,13 +251,13 @@ def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK) -> Iter
         problems.add("source", exc.location or Location(file.source), exc.message)
         return
     stats = _LineStats()
-    number = 0  # lines yielded so far
+    number = span.first_line - 1  # lines before the next one yielded
     pending = b""
     cutting = False  # inside an over-long line whose head was already yielded
     failed = False
     # A decoder's read1 hands over what it decoded before a damaged spot; the buffered read
     # of the wrapper would drop it with the error.
-    read = stream.raw.read1 if isinstance(stream, _Decompressed) else stream.read
+    read = stream.raw.read1 if isinstance(stream, _Decompressed) else _range_reader(stream, span)
     with stream:
         while True:
             try:
@@ -240,13 +288,28 @@ def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK) -> Iter
             yield number + 1, _decode_block(pending + b"\n", number + 1, stats)
             number += 1
     stats.report(file.source, problems)
-    if number == 0 and not failed:
+    if number == 0 and not failed and span.whole:
         problems.add("source", Location(file.source), "empty file (no lines)")
 
 
-def iter_lines(file: SourceFile, problems: Problems) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, text)`` of ``file``; trouble goes to ``problems``, never raised."""
-    for first, text in iter_chunks(file, problems):
+def _range_reader(stream: BinaryIO, span: ByteRange) -> Callable[[int], bytes]:
+    """``read(size)`` of a plain stream limited to ``span`` (seeked to its start)."""
+    if span.whole:
+        return stream.read
+    stream.seek(span.start)
+    left = (span.end if span.end is not None else 1 << 62) - span.start
+
+    def read(size: int) -> bytes:
+        nonlocal left
+        data = stream.read(min(size, left))
+        left -= len(data)
+        return data
+    return read
+
+
+def iter_lines(file: SourceFile, problems: Problems, span: ByteRange = WHOLE) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` of ``file`` (of ``span`` of it); trouble goes to ``problems``."""
+    for first, text in iter_chunks(file, problems, span=span):
         yield from enumerate(text.split("\n")[:-1], first)
 
 

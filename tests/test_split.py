@@ -1,0 +1,172 @@
+"""Big plain files cut into byte ranges across workers give exactly what a whole scan gives.
+
+``SPLIT_BYTES`` is patched small before each scan (workers fork, so they see it);
+``--jobs 1`` never splits, so it is the reference. Files are our own: the demo tree
+and a generated sshd log with continued records, invalid UTF-8 in several parts and
+a silence whose two sides fall in different parts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scanner import pipeline
+from scanner.cli import build_parser, main
+from scanner.config import scan_config
+from scanner.normalize.normalizer import record_begins
+from scanner.pipeline import Scan, plan_units
+from scanner.sources.open import merge_part_problems
+from scanner.errors import Location, Problem
+
+from conftest import FIXTURES
+
+DEMO = FIXTURES / "demo" / "var" / "log"
+SPLIT = 4096  # the patched SPLIT_BYTES: many parts
+BOUNDARY = 16 * 1024  # where the generated log's silence sits: with SPLIT_BYTES = BOUNDARY and
+# --jobs 2 (parts of max(BOUNDARY, size / 4) = BOUNDARY bytes), the first cut is right after it
+
+
+def scan_outputs(tree: Path, jobs: int, tmp: Path) -> tuple[bytes, dict]:
+    """The JSONL bytes and the JSON summary (less timings) of one scan."""
+    jsonl, summary = tmp / f"hits-{jobs}.jsonl", tmp / f"scan-{jobs}.json"
+    main(["scan", "-q", "--jobs", str(jobs), "-f", "jsonl", "-o", str(jsonl), str(tree)])
+    main(["scan", "-q", "--jobs", str(jobs), "-f", "json", "-o", str(summary), str(tree)])
+    counts = json.loads(summary.read_text())["summary"]
+    for timing in ("seconds", "lines_per_second"):
+        counts.pop(timing)
+    return jsonl.read_bytes(), counts
+
+
+def units_of(tree: Path, jobs: int) -> dict[str, list[pipeline.WorkUnit]]:
+    """The work units of a scan of ``tree``, by source."""
+    config = scan_config(build_parser().parse_args(["scan", "-q", "--jobs", str(jobs), str(tree)]))
+    units: dict[str, list[pipeline.WorkUnit]] = {}
+    for unit in plan_units(Scan(config)):
+        units.setdefault(unit.file.source, []).append(unit)
+    return units
+
+
+def stamp(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"2024-03-01T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.000000+00:00"
+
+
+def sshd_log(path: Path) -> None:
+    """An ISO-stamped auth.log: failed logins, continued records, bad UTF-8, a 7 h silence.
+
+    The record before the silence starts just before ``BOUNDARY`` and its continuation
+    lines run past it, so the first record start at or after ``BOUNDARY`` (a cut) is the
+    first line after the silence.
+    """
+    out, second, n = bytearray(), 0, 0
+
+    def record(text: bytes, cont: int = 0) -> None:
+        nonlocal second, n
+        second += 2
+        n += 1
+        out.extend(stamp(second).encode() + b" vps " + text + b"\n")
+        out.extend(b"".join(b"    continued detail line %d\n" % i for i in range(cont)))
+
+    def filler(limit: int) -> None:
+        while len(out) < limit:
+            if n % 97 == 5:
+                record(b"sshd[100]: Invalid user \xff\xfe from 198.51.100.7 port 4242")
+            elif n % 13 == 0:
+                record(b"kernel: [ 1.0] trace follows", cont=2)
+            else:
+                record(b"sshd[%d]: Failed password for root from 203.0.113.9 port %d ssh2"
+                       % (200 + n, 40000 + n))
+
+    filler(BOUNDARY - 200)
+    record(b"kernel: [ 2.0] long trace follows", cont=8)  # runs over BOUNDARY
+    assert len(out) > BOUNDARY
+    second += 7 * 3600
+    filler(3 * BOUNDARY)
+    path.write_bytes(bytes(out))
+
+
+@pytest.fixture()
+def generated(tmp_path: Path) -> Path:
+    tree = tmp_path / "log"
+    tree.mkdir()
+    sshd_log(tree / "auth.log")
+    return tree
+
+
+@pytest.fixture()
+def small_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "SPLIT_BYTES", SPLIT)
+
+
+@pytest.mark.parametrize("tree_name, jobs, split_bytes",
+                         [("demo", 4, SPLIT), ("generated", 4, SPLIT), ("generated", 2, BOUNDARY)])
+def test_split_scan_matches_whole_scan(tree_name: str, jobs: int, split_bytes: int, generated: Path,
+                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "SPLIT_BYTES", split_bytes)
+    tree = DEMO if tree_name == "demo" else generated
+    split = [s for s, units in units_of(tree, jobs).items() if len(units) > 1]
+    assert split, "nothing was split: the test would prove nothing"
+    whole_hits, whole_summary = scan_outputs(tree, 1, tmp_path)
+    split_hits, split_summary = scan_outputs(tree, jobs, tmp_path)
+    assert whole_hits and split_hits == whole_hits
+    assert split_summary == whole_summary
+
+
+def test_silence_across_a_part_boundary_is_reported(generated: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "SPLIT_BYTES", BOUNDARY)
+    units = units_of(generated, 2)["auth.log"]
+    text = (generated / "auth.log").read_bytes()
+    after = text.index(b"2024-03-01T07:")  # the first record after the 7 h silence
+    silence_line = 1 + text[:after].count(b"\n")
+    assert units[1].span.start == after > BOUNDARY and units[1].span.first_line == silence_line
+    hits = [json.loads(line) for line in scan_outputs(generated, 2, tmp_path)[0].splitlines()]
+    silences = [h for h in hits if h.get("fields", {}).get("anomaly") == "silence"]
+    assert [(h["source"], h["line"]) for h in silences] == [("auth.log", silence_line)]
+
+
+@pytest.mark.parametrize("name", ["auth.log", "nginx/access.log.1"])
+def test_parts_start_at_records_with_absolute_line_numbers(name: str, small_split: None) -> None:
+    units = units_of(DEMO, 4)[name]
+    data = (DEMO / name).read_bytes()
+    assert len(units) > 1
+    assert units[0].span.start == 0 and units[-1].span.end is None
+    for before, after in zip(units, units[1:]):
+        assert before.span.end == after.span.start  # no gap, no overlap
+    for unit in units:
+        start = unit.span.start
+        head = data[start:data.index(b"\n", start)].decode()
+        assert start == 0 or data[start - 1:start] == b"\n"
+        assert record_begins(unit.choice.route, head)
+        assert unit.span.first_line == 1 + data[:start].count(b"\n")
+
+
+def test_compressed_yearless_and_single_job_files_are_never_split(tmp_path: Path,
+                                                                 small_split: None) -> None:
+    tree = tmp_path / "log"
+    tree.mkdir()
+    sshd_log(tree / "auth.log")
+    (tree / "auth.log.1.gz").write_bytes(gzip.compress((tree / "auth.log").read_bytes()))
+    yearless = b"".join(b"Mar  1 10:%02d:%02d vps sshd[1]: Failed password for root from 203.0.113.9 "
+                        b"port 22 ssh2\n" % divmod(i % 3600, 60) for i in range(2000))
+    (tree / "secure").write_bytes(yearless)
+    shutil.copy(DEMO / "nginx" / "access.log.1", tree / "access.log")
+    parts = {source: len(units) for source, units in units_of(tree, 4).items()}
+    assert parts["auth.log"] > 1 and parts["access.log"] > 1
+    assert parts["auth.log.1.gz"] == 1 and parts["secure"] == 1
+    assert all(len(units) == 1 for units in units_of(tree, 1).values())
+
+
+def test_line_defects_of_parts_merge_into_one_problem_per_kind() -> None:
+    label = "line(s) with invalid UTF-8 (kept with \\x escapes)"
+    parts = [Problem("source", Location("auth.log", 7), f"2 {label}, first at line 7"),
+             Problem("source", Location("auth.log", 90), "1 line(s) with NUL bytes, first at line 90"),
+             Problem("source", Location("auth.log", 120), f"3 {label}, first at line 120")]
+    assert [str(p) for p in merge_part_problems(parts)] == [
+        f"auth.log:7: 5 {label}, first at line 7",
+        "auth.log:90: 1 line(s) with NUL bytes, first at line 90"]
