@@ -23,12 +23,12 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate, fields_read
-from scanner.errors import Location, Problem, Problems
+from scanner.errors import Problem, Problems
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
 from scanner.model import Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank
@@ -197,7 +197,7 @@ def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: Worke
             yield result
 
 
-def rule_filter(config: ScanConfig) -> Any:
+def rule_filter(config: ScanConfig) -> Callable[[RuleInfo], bool]:
     """The rule selection of ``--status/--tag/--rule-id/--exclude-rule`` as a predicate."""
     def keep(rule: RuleInfo) -> bool:
         if rule.id in config.exclude_rules:
@@ -232,8 +232,8 @@ def plan_units(scan: Scan) -> list[WorkUnit]:
     forced = parse_format_for([f"{g}={f}" for g, f in config.format_for], routes)
     files = walk(list(config.paths), scan.problems)
     choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
-    years = plan_years(files, choices, config.tz, config.year)
     scan.chains = rotation_chains(files)
+    years = plan_years(scan.chains, choices, config.tz, config.year)
     scan.time_notes += years.notes
     units = []
     for file in files:

@@ -44,7 +44,7 @@ def events_command(args: argparse.Namespace) -> int:
     problems = Problems()
     files = walk([Path(p) for p in args.paths], problems)
     choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
-    plan = plan_years(files, choices, tz, args.year)
+    plan = plan_years(rotation_chains(files), choices, tz, args.year)
     output = atomic_text(Path(args.output)) if args.output else nullcontext(sys.stdout)
     with output as out:
         for file in files:
@@ -64,11 +64,11 @@ def events_command(args: argparse.Namespace) -> int:
     return EXIT_OK if files else EXIT_ERROR
 
 
-def plan_years(files: Sequence[SourceFile], choices: Mapping[str, Choice], tz: tzinfo,
+def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Choice], tz: tzinfo,
                year: int | None) -> YearPlan:
     """Start years of every file whose route reads year-less stamps, chain by chain."""
     plan = YearPlan()
-    for chain in rotation_chains(files):
+    for chain in chains:
         yearless = [f for f in chain if _reads_yearless(choices[f.source].route)]
         if yearless:
             part = scan_years(yearless, tz, year)
