@@ -38,6 +38,7 @@ from scanner.model import Event, LogSource, SourceFile
 from scanner.normalize.routes import Route, strip_rotation
 from scanner.normalize.timestamps import MONTHS, parse_time
 from scanner.normalize.year import YearTracker, is_rollover
+from scanner.sources.walk import rotation_of
 
 INTEGRITY = LogSource(product="linux", service="log_integrity")
 SILENCE_SECONDS = 6 * 3600
@@ -194,7 +195,6 @@ def integrity_event(anomaly: str, source: str, line: int, when: datetime | None,
                  None if when else "no time known", derived=True)
 
 
-_NUMBERED = re.compile(r"\.(\d+)(\.(gz|bz2|xz|zst))?$")
 Span = tuple[datetime | None, datetime | None, int]  # first stamp, last stamp, stamped lines
 
 
@@ -231,10 +231,10 @@ def _missing_members(chain: Sequence[SourceFile], spans: Mapping[str, Span]) -> 
     """Gaps in a numbered chain (``.1``, ``.3.gz``: ``.2`` is missing); the live file is 0."""
     members: dict[int, SourceFile] = {}
     for file in chain:
-        number = _NUMBERED.search(file.source)
-        if number is None and file.source != strip_rotation(file.source):
+        rotation = rotation_of(file.source)
+        if rotation is not None and rotation[1][0] != 0:
             return  # dated members (auth.log-20240101) have no sequence to check
-        members[int(number.group(1)) if number else 0] = file
+        members[rotation[1][1] if rotation else 0] = file
     indices = sorted(members)
     for newer, older in zip(indices, indices[1:]):
         for missing in range(newer + 1, older):

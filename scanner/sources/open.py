@@ -87,17 +87,24 @@ def archive_of(head: bytes) -> str | None:
     return None
 
 
+def open_noatime(path: Path, flags: int) -> int:
+    """``os.open(path, flags)`` without touching the access time when the kernel permits.
+
+    Raises ``OSError``.
+    """
+    try:
+        return os.open(path, flags | getattr(os, "O_NOATIME", 0))
+    except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER); retry without it
+        return os.open(path, flags)
+
+
 def open_raw(path: Path) -> io.BufferedReader:
     """``path`` opened read-only without touching its access time when permitted.
 
     Raises ``OSError``; a FIFO, socket or device is refused (``EINVAL``) instead of
     blocking or being consumed.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_NOATIME", 0))
-    except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER); retry without it
-        fd = os.open(path, flags)
+    fd = open_noatime(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory fails on read, as it should
         os.close(fd)

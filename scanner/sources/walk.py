@@ -29,7 +29,7 @@ from typing import Sequence
 
 from scanner.errors import Location, Problems, SourceError
 from scanner.model import SourceFile
-from scanner.sources.open import probe
+from scanner.sources.open import open_noatime, probe
 
 _COMPRESSED = re.compile(r"\.(?:gz|bz2|xz|zst)$")
 _NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d{1,4})$")
@@ -125,11 +125,7 @@ def _walk_dir(root: _Root, seen: set[tuple[int, int]], problems: Problems) -> li
 
 def _list_dir(directory: Path) -> list[tuple[str, os.stat_result]]:
     """``(name, lstat)`` of each entry, sorted by name, without touching the directory's atime."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(directory, flags | getattr(os, "O_NOATIME", 0))
-    except PermissionError:
-        fd = os.open(directory, flags)
+    fd = open_noatime(directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     try:
         with os.scandir(fd) as entries:
             return sorted((e.name, e.stat(follow_symlinks=False)) for e in entries)
@@ -179,8 +175,12 @@ def _unique_sources(found: Sequence[_Found]) -> list[str]:
             for item in found]
 
 
-def _rotation(source: str) -> tuple[str, tuple[int, int]] | None:
-    """``(live name, age key)`` of a rotated file's source, or ``None`` for a live file."""
+def rotation_of(source: str) -> tuple[str, tuple[int, int]] | None:
+    """``(live name, age key)`` of a rotated file's source, or ``None`` for a live file.
+
+    The key is ``(0, n)`` for a numbered member (``auth.log.2.gz``) and ``(1, -date)``
+    for a dated one (``auth.log-20240101``), so sorting keys orders members newest first.
+    """
     head, _, name = source.rpartition("/")
     stem = _COMPRESSED.sub("", name)
     prefix = f"{head}/" if head else ""
@@ -196,7 +196,7 @@ def _with_chains(files: list[SourceFile]) -> list[SourceFile]:
     rotated: dict[str, list[tuple[tuple[int, int], int]]] = defaultdict(list)
     chained = list(files)
     for position, file in enumerate(files):
-        rotation = _rotation(file.source)
+        rotation = rotation_of(file.source)
         if rotation is None:
             chained[position] = replace(file, chain=_COMPRESSED.sub("", file.source), chain_index=0)
         else:
