@@ -188,7 +188,8 @@ def integrity_event(anomaly: str, source: str, line: int, when: datetime | None,
     if previous_source is not None:
         fields["previous_source"] = previous_source
         fields["previous_line"] = previous_line
-    where = f"after {previous_source}:{previous_line}" if previous_source else ""
+    where = (f"after {previous_source}" + (f":{previous_line}" if previous_line else "")
+             if previous_source else "")
     raw = " ".join(filter(None, (f"{anomaly} in {chain}", where,
                                  f"gap {gap} s" if gap is not None else "", detail)))
     return Event(source, line, "integrity", (INTEGRITY,), fields, raw, when,
