@@ -18,6 +18,7 @@ from scanner.errors import Problems
 from scanner.model import FileStats, LogSource, SourceFile
 from scanner.normalize.binary import encode_utmp
 from scanner.normalize.normalizer import normalize_file, normalize_lines
+from scanner.normalize.commands import route_row
 from scanner.normalize.routes import Choice, choose_route, load_routes
 
 UTC = timezone.utc
@@ -183,7 +184,10 @@ def test_events_coverage_escapes_samples(tmp_path: Path, capsys: pytest.CaptureF
 def test_formats_command_lists_routes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["formats"]) == 0
     out = capsys.readouterr().out
-    assert "syslog" in out and "sshd→sshd+pam_unix (linux/*/sshd)" in out and "raw" in out
+    assert "syslog" in out and "raw" in out and "nginx_access" in out
+    programs = route_row(load_routes()["syslog"])[4]
+    assert "sshd, sshd-session → sshd+pam_unix (linux/*/sshd)" in programs
+    assert "sudo → sudo+pam_unix (linux/*/sudo)" in programs
 
 
 def test_binary_records_get_the_route_format_and_logsources(tmp_path: Path) -> None:

@@ -109,21 +109,22 @@ FORMATS_WIDTHS = (14, 44, 5, 28, 60)
 
 def formats_command(args: argparse.Namespace) -> int:
     """Print the routing table: format, file globs, sniff, logsources, programs."""
-    rows = [_format_row(route) for route in load_routes().values()]
+    rows = [route_row(route) for route in load_routes().values()]
     print(tabulate(rows, headers=("format", "files", "sniff", "logsources", "programs"),
                    maxcolwidths=list(FORMATS_WIDTHS)))
     return EXIT_OK
 
 
-def _format_row(route: Route) -> tuple[str, str, str, str, str]:
+def route_row(route: Route) -> tuple[str, str, str, str, str]:
+    """One row of the routing table: format, files, sniff, logsources, programs."""
     files = ", ".join(g.glob + (f" (+{', '.join(map(str, g.logsources))})" if g.logsources else "")
                       for g in route.files)
-    # Programs grouped by the logsources they add: "sshd, sshd-session → linux/*/sshd".
-    by_sources: dict[str, list[str]] = {}
+    # Programs grouped by what they get: "sshd, sshd-session → sshd+pam_unix (linux/*/sshd)".
+    groups: dict[str, list[str]] = {}
     for name, program in sorted(route.programs.items()):
-        added = ", ".join(map(str, program.logsources)) or "(message grammar only)"
-        by_sources.setdefault(added, []).append(name)
-    programs = "; ".join(f"{', '.join(names)} → {added}" for added, names in by_sources.items())
+        added = f" ({', '.join(map(str, program.logsources))})" if program.logsources else ""
+        groups.setdefault(("+".join(program.grammars) or "-") + added, []).append(name)
+    programs = "; ".join(f"{', '.join(names)} → {gets}" for gets, names in groups.items())
     return (route.format, files or "-", "yes" if route.sniff else "no",
             ", ".join(map(str, route.logsources)) or "-", programs or "-")
 
