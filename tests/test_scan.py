@@ -22,7 +22,7 @@ import pytest
 
 from scanner.cli import main
 
-from conftest import FIXTURES
+from conftest import FIXTURES, unprivileged_prefix
 
 DEMO = FIXTURES / "demo" / "var" / "log"
 QUIET = FIXTURES / "quiet" / "var" / "log"
@@ -224,13 +224,7 @@ def test_unreadable_file_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "auth.log").write_text("Feb 11 06:25:01 vps sshd[1]: Accepted\n")
     (tmp_path / "secret.log").write_text("Feb 11 06:25:01 vps sshd[1]: hidden\n")
     (tmp_path / "secret.log").chmod(0o000)
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv: cannot make a file unreadable")
-        drop = "-dac_override,-dac_read_search"
-        prefix = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--"]
-    result = subprocess.run([*prefix, sys.executable, "-m", "scanner", "scan", str(tmp_path),
+    result = subprocess.run([*unprivileged_prefix(), sys.executable, "-m", "scanner", "scan", str(tmp_path),
                              "-q", "--jobs", "1", "-f", "json"], capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import socket
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from conftest import unprivileged_prefix
 from scanner.errors import Problems
 from scanner.sources.open import iter_lines
 from scanner.sources.walk import rotation_chains, walk
@@ -147,16 +151,22 @@ def test_missing_path_and_special_files_given_directly(tmp_path: Path) -> None:
         sock.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 directory anyway")
 def test_unreadable_directory_is_one_problem(tmp_path: Path) -> None:
     (tmp_path / "secret").mkdir()
     (tmp_path / "secret" / "auth.log").write_text("x\n")
     (tmp_path / "syslog").write_text("x\n")
     (tmp_path / "secret").chmod(0)
+    script = ("import json, sys; from pathlib import Path; from scanner.errors import Problems; "
+              "from scanner.sources.walk import walk; p = Problems(); "
+              "files = walk([Path(sys.argv[1])], p); "
+              "print(json.dumps([[f.source for f in files], [str(x) for x in p]]))")
     try:
-        problems = Problems()
-        assert [f.source for f in walk([tmp_path], problems)] == ["syslog"]
-        assert [str(p) for p in problems] == ["secret: cannot read directory: Permission denied"]
+        result = subprocess.run([*unprivileged_prefix(), sys.executable, "-c", script,
+                                 str(tmp_path)], capture_output=True, text=True, check=False,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [["syslog"],
+                                             ["secret: cannot read directory: Permission denied"]]
     finally:
         (tmp_path / "secret").chmod(0o755)
 
