@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -115,3 +116,18 @@ def test_progress_only_on_a_terminal(tty: bool, enabled: bool, drawn: bool) -> N
     progress.close()
     assert ("50%" in stream.getvalue()) is drawn
     assert stream.getvalue().endswith("\r") or not drawn
+
+
+def test_output_file_is_replaced_atomically(tmp_path: Path) -> None:
+    from scanner.report.output import atomic_text
+    target = tmp_path / "hits.jsonl"
+    target.write_text("previous run\n")
+    with pytest.raises(RuntimeError):
+        with atomic_text(target) as out:
+            out.write("half of a new run")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "previous run\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["hits.jsonl"]  # no temp file left behind
+    with atomic_text(target) as out:
+        out.write("new run\n")
+    assert target.read_text() == "new run\n" and len(list(tmp_path.iterdir())) == 1
