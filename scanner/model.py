@@ -77,6 +77,18 @@ def _lower(value: Any) -> str | None:
     return str(value).lower() if value not in (None, "") else None
 
 
+def search_text(raw: str, fields: Mapping[str, Any]) -> str:
+    """The text the literal prefilter searches: ``raw`` plus every field value, NUL-separated.
+
+    Values are added because parsers decode (audit hex, JSON escapes, binary records),
+    so a value a rule tests may not appear verbatim in ``raw``; list elements are
+    joined with spaces so each appears as written.
+    """
+    values = (v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list) else str(v)
+              for v in fields.values())
+    return "\0".join((raw, *values))
+
+
 @dataclass(slots=True)
 class Event:
     """One normalized log record.

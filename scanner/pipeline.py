@@ -31,7 +31,8 @@ from scanner.correlate.engine import correlate, fields_read
 from scanner.errors import Problem, Problems
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
-from scanner.model import Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank
+from scanner.model import (Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank,
+                           search_text)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
@@ -97,17 +98,6 @@ class WorkerOptions:
     until: datetime | None
 
 
-def match_text(event: Event) -> str:
-    """The text the prefilter sees: the raw record plus every normalized value.
-
-    Values are added because parsers decode (audit hex, JSON escapes, binary
-    records), so a value a rule tests may not appear verbatim in ``raw``.
-    """
-    values = (v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list) else str(v)
-              for v in event.fields.values())
-    return "\0".join((event.raw, *values))
-
-
 class Worker:
     """The per-process state: one matcher, reused for every file the process scans."""
 
@@ -156,7 +146,7 @@ class Worker:
         kept = self._kept_fields
         for event in events:
             for ev in (event, *derive(event)):
-                candidates = plan.candidates(match_text(ev))
+                candidates = plan.candidates(search_text(ev.raw, ev.fields))
                 if candidates:
                     for rule in plan.match(ev, candidates):
                         hit = Hit.of(rule, ev)

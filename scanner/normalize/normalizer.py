@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from scanner.errors import Problems
 from scanner.match.prefilter import LiteralFinder
-from scanner.model import Event, FileStats, LogSource, SourceFile
+from scanner.model import Event, FileStats, LogSource, SourceFile, search_text
 from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import decode
 from scanner.normalize.grammars import load_grammar
@@ -135,7 +135,7 @@ class _Events:
                  start_year: int | None) -> None:
         self.file, self.route, self.stats, self.tz = file, choice.route, stats, tz
         self.parser = RouteParser(self.route)
-        self.base_sources = _unique((*self.route.logsources, *choice.logsources))
+        self.base_sources = _base_sources(choice)
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
@@ -163,7 +163,8 @@ class _Events:
         route, stats = self.route, self.stats
         size = text.count("\n") + 1
         parsed = self.parser.parse(text, fields)
-        if wanted is not None and route.prefilter == "fields" and not wanted(_prefilter_text(text, parsed)):
+        if wanted is not None and route.prefilter == "fields" and not wanted(
+                text if parsed is None else search_text(text, parsed.fields)):
             stats.skipped += size
             return None
         if parsed is None:
@@ -362,7 +363,7 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
                                    start_year=start_year, wanted=wanted,
                                    observe=observer.see if observer else None)
         return
-    sources = _unique((*route.logsources, *choice.logsources))
+    sources = _base_sources(choice)
     for event in reader(file, problems):
         stats.lines += 1
         stats.parsed += 1
@@ -391,10 +392,9 @@ def _split_pri(fields: dict[str, Any]) -> None:
         fields["severity"] = SEVERITIES[int(pri) % 8]
 
 
-def _prefilter_text(text: str, parsed: Parsed | None) -> str:
-    if parsed is None:
-        return text
-    return "\0".join([text, *(str(v) for v in parsed.fields.values())])
+def _base_sources(choice: Choice) -> tuple[LogSource, ...]:
+    """The logsources of every event of a file: its route's and its file glob's."""
+    return _unique((*choice.route.logsources, *choice.logsources))
 
 
 def _unique(sources: Iterable[LogSource]) -> tuple[LogSource, ...]:
