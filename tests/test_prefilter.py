@@ -46,7 +46,8 @@ def test_any_of(children: list[frozenset[str] | None], expected: frozenset[str] 
 
 @pytest.mark.parametrize("children,expected", [
     ([A, B], A), ([B, None], B), ([None, None], None), ([A, C], C),
-], ids=["fewest", "known-child", "all-unknown", "longest"])
+    ([frozenset({"200"}), B], B), ([frozenset({"200"}), None], frozenset({"200"})),
+], ids=["fewest", "known-child", "all-unknown", "longest", "words-before-a-number", "number-alone"])
 def test_all_of(children: list[frozenset[str] | None], expected: frozenset[str] | None) -> None:
     assert all_of(children) == expected
 
