@@ -47,6 +47,7 @@ class Case:
     rule: str
     fires: bool
     events: tuple[tuple[Event, str], ...]  # (event, text the prefilter scans)
+    reports: int | None = None  # how many hits the rule reports, when the case says
 
 
 def _expand(spec: dict[str, Any], source: str, first_line: int) -> Iterator[tuple[Event, str]]:
@@ -76,7 +77,8 @@ def _cases() -> list[Case]:
             events: list[tuple[Event, str]] = []
             for spec in data["events"]:
                 events.extend(_expand(spec, where, len(events) + 1))
-            cases.append(Case(where, data["name"], data["rule"], data["fires"], tuple(events)))
+            cases.append(Case(where, data["name"], data["rule"], data["fires"], tuple(events),
+                              data.get("reports")))
     return cases
 
 
@@ -113,10 +115,10 @@ def _reported(hits: list[Hit], compiled: CompiledRules) -> list[Hit]:
     return reported
 
 
-def _fired(case: Case, matcher: Matcher, compiled: CompiledRules) -> set[str]:
-    """Ids of the rules a case reports."""
+def _fired(case: Case, matcher: Matcher, compiled: CompiledRules) -> Counter[str]:
+    """Ids of the rules a case reports, with their number of hits."""
     hits = [hit for event, text in case.events for hit in _matches(matcher, event, text)]
-    return {hit.rule.id for hit in _reported(hits, compiled)}
+    return Counter(hit.rule.id for hit in _reported(hits, compiled))
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.name)
@@ -157,6 +159,8 @@ def test_rule_case(case: Case, matchers: tuple[Matcher, Matcher], bundled: Compi
     filtered, unfiltered = (_fired(case, m, bundled) for m in matchers)
     assert filtered == unfiltered, "the literal prefilter changed the outcome"
     assert (case.rule in filtered) is case.fires, f"{case.where} {case.name}: fired {sorted(filtered)}"
+    if case.reports is not None:
+        assert filtered[case.rule] == case.reports, f"{case.where} {case.name}: {filtered}"
 
 
 def _scan(path: Path, source: str, compiled: CompiledRules) -> list[Hit]:

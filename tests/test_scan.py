@@ -54,7 +54,7 @@ STORY_RULES = {
     "SSH Login Accepted After Failures From The Same Address",
     "WordPress Login Or XML-RPC POST Burst From One Client",
     "Burst Of 404 Responses To One Client",
-    "Known Web Vulnerability Scanner User Agent",
+    "Web Vulnerability Scanner Session From One Client",
     "New Local User Or Group",
     "User Added To A Privileged Group",
     "Second Account With UID 0",
