@@ -15,6 +15,7 @@ import pytest
 from scanner.errors import Problems
 from scanner.model import Event, SourceFile
 from scanner.normalize.binary import READERS, encode_utmp
+from scanner.normalize.utmp import LAYOUTS, TIME64, Layout, pick_layout
 from conftest import FIXTURES
 
 BINARY = FIXTURES / "binary"
@@ -132,11 +133,13 @@ RECORDS = [
 ]
 
 
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
 @pytest.mark.parametrize("byteorder", ["little", "big"])
-def test_encode_then_read_round_trips_and_flags_tampering(tmp_path: Path, byteorder: str) -> None:
+def test_encode_then_read_round_trips_and_flags_tampering(tmp_path: Path, byteorder: str,
+                                                          layout: Layout) -> None:
     path = tmp_path / "wtmp.1"
-    path.write_bytes(b"".join(encode_utmp(r, byteorder) for r in RECORDS) + bytes(384)
-                     + encode_utmp(RECORDS[1], byteorder)[:100])
+    path.write_bytes(b"".join(encode_utmp(r, byteorder, layout) for r in RECORDS)
+                     + bytes(layout.size) + encode_utmp(RECORDS[1], byteorder, layout)[:100])
     events, problems = read("utmp", path)
     assert problems == []
     for event, record in zip(events, RECORDS):
@@ -148,6 +151,47 @@ def test_encode_then_read_round_trips_and_flags_tampering(tmp_path: Path, byteor
     assert events[5].fields["user"] == "alice" and events[5].timestamp is None
     assert events[1].raw == ("[7] [04242] [ts/0] [alice   ] [pts/0       ] [203.0.113.7         ] "
                              "[203.0.113.7    ] [2024-03-01T12:00:05,250000+00:00]")
+
+
+# 400-byte records with 64-bit times (aarch64, s390x), from plaso's and utmp-rs's test data;
+# expected values as those projects' tests state them.
+TIME64_SAMPLES = [
+    ("plaso/utmp/utmp_aarch64", "little",
+     ["EMPTY", "DEAD_PROCESS", "BOOT_TIME", "RUN_LVL", "OLD_TIME", "NEW_TIME"], {1: ("tty2", "4.3.2.1")}),
+    ("plaso/utmp/utmp_s390", "big",
+     ["EMPTY", "DEAD_PROCESS", "BOOT_TIME", "RUN_LVL", "OLD_TIME", "NEW_TIME"], {1: ("tty2", "1.2.3.4")}),
+    ("utmp-rs/basic64.utmp", "little", ["BOOT_TIME", "RUN_LVL", "LOGIN_PROCESS"], {}),
+]
+
+
+@pytest.mark.parametrize(("name", "byteorder", "types", "lines"), TIME64_SAMPLES,
+                         ids=[s[0] for s in TIME64_SAMPLES])
+def test_time64_layout_samples(corpus: Path, name: str, byteorder: str, types: list[str],
+                               lines: dict[int, tuple[str, str]]) -> None:
+    path = corpus / "logs" / name
+    assert pick_layout(path.read_bytes(), path.stat().st_size) == (TIME64, byteorder)
+    events, problems = read("utmp", path)
+    assert problems == []
+    assert [e.fields["type"] for e in events] == types
+    for index, (tty, address) in lines.items():
+        assert (events[index].fields["tty"], events[index].fields["src_ip"]) == (tty, address)
+
+
+def test_time64_basic_sample_equals_utmp_rs_expectations(corpus: Path) -> None:
+    events, _ = read("utmp", corpus / "logs/utmp-rs/basic64.utmp")
+    assert [(e.fields.get("host"), e.timestamp) for e in events[:2]] == [
+        ("5.15.0-41-generic", datetime(2022, 7, 17, 18, 42, 51, 314869, tzinfo=UTC)),
+        ("5.15.0-41-generic", datetime(2022, 7, 17, 18, 43, 20, 855073, tzinfo=UTC))]
+    assert (events[2].fields["pid"], events[2].timestamp) == (
+        1219, datetime(2022, 7, 17, 18, 43, 20, 866391, tzinfo=UTC))
+
+
+def test_time64_gzip_member_is_read_without_a_size_hint(tmp_path: Path) -> None:
+    (tmp_path / "wtmp.2.gz").write_bytes(gzip.compress(b"".join(
+        encode_utmp(r, "little", TIME64) for r in RECORDS)))
+    events, problems = read("utmp", tmp_path / "wtmp.2.gz")
+    assert problems == [] and [e.fields["user"] for e in events if "user" in e.fields] == [
+        "reboot", "alice", "mallory"]
 
 
 def test_live_utmp_is_not_checked_for_order_and_hostile_text_stays_on_one_line(
