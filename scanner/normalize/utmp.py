@@ -16,6 +16,7 @@ tampering. :func:`encode_utmp` is the inverse, for tests and fixture generators.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import struct
@@ -48,7 +49,12 @@ class Layout:
 
     def struct(self, byteorder: str) -> struct.Struct:
         """The ``struct`` of this layout in ``byteorder`` (``little`` or ``big``)."""
-        return struct.Struct(_ORDER[byteorder] + self.fields)
+        return _compiled(_ORDER[byteorder] + self.fields)
+
+
+@functools.cache
+def _compiled(fmt: str) -> struct.Struct:
+    return struct.Struct(fmt)
 
 
 TIME32 = Layout("time32", 384, "h2xi32s4s32s256shhiii16s20x", 348)
