@@ -253,12 +253,13 @@ def test_sparse_lastlog_skips_holes_and_names_users_from_the_copied_tree(
 def test_faillog_records_and_a_partial_tail(tmp_path: Path) -> None:
     when = int(LOGIN.timestamp())
     path = tmp_path / "faillog"
-    path.write_bytes(bytes(32) + struct.pack("<hh12sqq", 3, 5, b"ssh:notty", when, 0)
+    path.write_bytes(bytes(32) + struct.pack("<hh12sqq", 3, 5, b"ssh:notty", when, 600)
                      + struct.pack("<hh12sqq", 1, 0, b"pts/2", when, 0)[:20])
     events, problems = read("faillog", path)
     assert problems == []
     assert [e.fields for e in events] == [
-        {"uid": 1, "user": "uid 1", "failures": 3, "max_failures": 5, "tty": "ssh:notty"},
+        {"uid": 1, "user": "uid 1", "failures": 3, "max_failures": 5, "tty": "ssh:notty",
+         "lock_seconds": 600},
         {"uid": 2, "user": "uid 2", "failures": 1, "max_failures": 0, "tty": "pts/2",
          "anomaly": "partial"}]
     assert events[0].timestamp == datetime.fromtimestamp(when, UTC)

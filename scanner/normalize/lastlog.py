@@ -3,8 +3,8 @@
 Both files are arrays indexed by uid, usually sparse: lastlog holds 292-byte
 records (``int32`` time, 32-byte tty, 256-byte host), faillog 32-byte records
 (``int16`` failures and maximum, 12-byte tty, ``int64`` time of the last failure,
-``int64`` lock time). All-zero records (users who never logged in) are skipped, and
-the holes of a plain sparse file are never read. Each other record is one event
+``int64`` seconds an account stays locked after too many: ``lock_seconds``, when set).
+All-zero records (users who never logged in) are skipped, and the holes of a plain sparse file are never read. Each other record is one event
 with ``line`` = uid + 1 and ``uid``/``user``: the name comes from the copied tree's
 ``etc/passwd`` (inside the scanned root, or ``../etc/passwd`` / ``../../etc/passwd``
 from it, so ``/var/log`` finds ``/etc/passwd``), else it is ``uid N``. The byte
@@ -58,7 +58,8 @@ LASTLOG = _Layout(
     lambda r: int(r[0]))
 FAILLOG = _Layout(
     "faillog", "hh12sqq",
-    lambda r: {"failures": r[0], "max_failures": r[1], "tty": c_string(r[2])},
+    lambda r: {"failures": r[0], "max_failures": r[1], "tty": c_string(r[2]),
+               **({"lock_seconds": r[4]} if r[4] else {})},
     lambda r: int(r[3]))
 
 
