@@ -4,11 +4,12 @@ Both files are arrays indexed by uid, usually sparse: lastlog holds 292-byte
 records (``int32`` time, 32-byte tty, 256-byte host), faillog 32-byte records
 (``int16`` failures and maximum, 12-byte tty, ``int64`` time of the last failure,
 ``int64`` seconds an account stays locked after too many: ``lock_seconds``, when set).
-All-zero records (users who never logged in) are skipped, and the holes of a plain sparse file are never read. Each other record is one event
-with ``line`` = uid + 1 and ``uid``/``user``: the name comes from the copied tree's
-``etc/passwd`` (inside the scanned root, or ``../etc/passwd`` / ``../../etc/passwd``
-from it, so ``/var/log`` finds ``/etc/passwd``), else it is ``uid N``. The byte
-order is chosen per file; a cut last record is an event with ``anomaly: partial``.
+All-zero records (users who never logged in) are skipped, and the holes of a plain
+sparse file are never read. Each other record is one event with ``line`` = uid + 1 and
+``uid``/``user``: the name comes from the copied tree's ``etc/passwd`` (inside the
+scanned root, or ``../etc/passwd`` / ``../../etc/passwd`` from it, so ``/var/log`` finds
+``/etc/passwd``), else it is ``uid N``. The byte order is chosen per file; a cut last
+record is an event with ``anomaly: partial``.
 """
 
 from __future__ import annotations
