@@ -84,9 +84,8 @@ def search_text(raw: str, fields: Mapping[str, Any]) -> str:
     so a value a rule tests may not appear verbatim in ``raw``; list elements are
     joined with spaces so each appears as written.
     """
-    values = (v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list) else str(v)
-              for v in fields.values())
-    return "\0".join((raw, *values))
+    return "\0".join([raw, *[v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list)
+                             else str(v) for v in fields.values()]])
 
 
 @dataclass(slots=True)
@@ -203,6 +202,19 @@ class Hit:
         return cls(rule=rule, timestamp=event.timestamp, source=event.source, line=event.line,
                    logsource=event.logsources, fields=event.fields, raw=event.raw,
                    derived=event.derived)
+
+    @classmethod
+    def reduced(cls, rule: RuleInfo, event: Event, names: frozenset[str]) -> Hit:
+        """The hit of ``rule`` on ``event`` with only the fields ``names``, no raw text and
+        no logsources: all correlation reads of the hit of a rule that only feeds one."""
+        return cls(rule, event.timestamp, event.source, event.line, (),
+                   {k: v for k, v in event.fields.items() if k in names}, "", event.derived)
+
+    def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
+        # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
+        # call and a setattr per field on each side) made pickling hits back from workers slow.
+        return Hit, (self.rule, self.timestamp, self.source, self.line, self.logsource, self.fields,
+                     self.raw, self.derived, self.correlation)
 
     def sort_key(self) -> tuple[str, str, int, str]:
         """Deterministic output order: (UTC timestamp, source, line, rule id)."""

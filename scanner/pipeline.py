@@ -4,31 +4,38 @@ The main process loads and compiles the rules once, walks the inputs, routes
 each file, plans the years of year-less syslog per rotation chain, and hands one
 :class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
-objects do not pickle) and returns the file's hits, coverage and problems. With
-``--jobs`` above 1, a big plain file on the chunk path whose stamps carry their year
-is cut into parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each;
+objects do not pickle) and returns the file's hits (as sorted runs, spilled to a private
+temp directory past a bound: see :mod:`scanner.hitruns`), coverage and problems. With
+``--jobs`` above 1, a big plain file on the chunk path is cut into parts at record
+boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less one's parts each
+starting in the year of its first stamp;
 the results of a file's parts are merged back into one (its counts, problems and
 stream-integrity watch). The main process merges results in a fixed order,
-correlates, filters, and renders, so the output is byte-identical whatever
-``--jobs`` is. This module owns the ``Problems`` collector of a run and the exit
-code; it never writes to the input.
+correlates, filters, and renders, streaming the merged runs (a pass to correlate, one to
+count, one to write), so the output is byte-identical whatever ``--jobs`` is and memory
+stays bounded whatever the number of hits. This module owns the ``Problems`` collector of
+a run and the exit code; it never writes to the input.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
+from contextlib import closing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate, fields_read
 from scanner.errors import Problem, Problems
+from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
 from scanner.model import (Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank,
@@ -41,6 +48,7 @@ from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
+from scanner.report.tally import HitTally
 from scanner.rules.load import CompiledRules, load_rules
 from scanner.sources.open import WHOLE, ByteRange, merge_part_problems, sniff_lines
 from scanner.sources.parts import split_ranges
@@ -50,7 +58,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TOP_RULES = 10
 # Problem kinds that --strict turns into a failed run: unreadable or damaged input, skipped rules.
 STRICT_KINDS = ("source", "rule")
-SPLIT_BYTES = 64 << 20  # plain files bigger than this are cut into parts of at least this size
+SPLIT_BYTES = 4 << 20  # plain files are cut into parts of at least this size (bench figures: issue 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,7 @@ class WorkUnit:
 class UnitResult:
     """What a worker found in one file."""
 
-    hits: list[Hit]
+    hits: Runs  # sorted; spilled to disk when many
     stats: FileStats
     problems: list[Problem]
     span: Span  # first and last stamp, stamped lines (for checks across rotation members)
@@ -125,14 +133,26 @@ class Worker:
         events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
                                 start_year=unit.start_year, observer=watch, finder=plan.finder(),
                                 wanted=lambda text: bool(plan.candidates(text)), span=unit.span)
-        hits = list(self._hits(plan, self._in_window(events)))
+        hits = RunWriter()
+        hits.extend(self._hits(plan, self._in_window(events)))
         if not unit.span.whole:  # the stream checks wait for the file's other parts
-            return UnitResult(hits, stats, problems.items, (None, None, 0), Part(unit.span, watch))
-        hits += self.scan_events(watch.logsources, watch.anomalies())
-        return UnitResult(hits, stats, problems.items, (watch.first, watch.last, watch.stamped))
+            return UnitResult(hits.close(), stats, problems.items, (None, None, 0),
+                              Part(unit.span, watch))
+        hits.extend(self.scan_events(watch.logsources, watch.anomalies()))
+        return UnitResult(hits.close(), stats, problems.items,
+                          (watch.first, watch.last, watch.stamped))
 
-    def _in_window(self, events: Iterable[Event]) -> Iterator[Event]:
+    def _in_window(self, events: Iterable[Event]) -> Iterable[Event]:
+        """The events inside ``--since``/``--until`` (``events`` itself when neither is set)."""
         since, until = self.options.since, self.options.until
+        if since is None and until is None:
+            return events
+        return self._between(events, since, until)
+
+    @staticmethod
+    def _between(events: Iterable[Event], since: datetime | None,
+                 until: datetime | None) -> Iterator[Event]:
+        """The events dated inside ``[since, until]``, and the undated ones."""
         for event in events:
             ts = event.timestamp
             if ts is None or ((since is None or ts >= since) and (until is None or ts <= until)):
@@ -143,18 +163,15 @@ class Worker:
         return list(self._hits(self.matcher.plan(logsources), self._in_window(events)))
 
     def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[Hit]:
-        kept = self._kept_fields
+        kept, candidates, match = self._kept_fields, plan.candidates, plan.match
         for event in events:
-            for ev in (event, *derive(event)):
-                candidates = plan.candidates(search_text(ev.raw, ev.fields))
-                if candidates:
-                    for rule in plan.match(ev, candidates):
-                        hit = Hit.of(rule, ev)
-                        if rule.id in kept:
-                            names = kept[rule.id]
-                            hit = replace(hit, raw="", logsource=(), fields={
-                                k: v for k, v in ev.fields.items() if k in names})
-                        yield hit
+            derived = derive(event)
+            for ev in (event, *derived) if derived else (event,):
+                found = candidates(search_text(ev.raw, ev.fields))
+                if found:
+                    for rule in match(ev, found):
+                        names = kept.get(rule.id)
+                        yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
 
 
 _WORKER: Worker | None = None
@@ -172,7 +189,11 @@ def _scan_in_worker(unit: WorkUnit) -> UnitResult:
 
 def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
               jobs: int, progress: Progress) -> Iterator[UnitResult]:
-    """Scan every unit, in ``jobs`` processes when more than one; results in unit order."""
+    """Scan every unit, in ``jobs`` processes when more than one; results in unit order.
+
+    At most ``2 * jobs`` units are in flight, so finished results never pile up while
+    an earlier unit is still being scanned. Workers spill hits where this process does.
+    """
     if jobs <= 1 or len(units) <= 1:
         worker = Worker(compiled, options)
         results: Iterable[UnitResult] = map(worker.scan, units)
@@ -180,11 +201,19 @@ def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: Worke
             progress.advance(result.stats.bytes, result.stats.lines)
             yield result
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                             initargs=(compiled, options)) as pool:
-        for result in pool.map(_scan_in_worker, units, chunksize=1):
-            progress.advance(result.stats.bytes, result.stats.lines)
-            yield result
+    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process,
+                             initargs=(spill_directory(), _init_worker, compiled, options)) as pool:
+        waiting = iter(units)
+        pending = deque(pool.submit(_scan_in_worker, u) for u in islice(waiting, 2 * jobs))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                pending += [pool.submit(_scan_in_worker, u) for u in islice(waiting, 1)]
+                progress.advance(result.stats.bytes, result.stats.lines)
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def rule_filter(config: ScanConfig) -> Callable[[RuleInfo], bool]:
@@ -216,56 +245,52 @@ class Scan:
 
 
 def plan_units(scan: Scan) -> list[WorkUnit]:
-    """Walk the inputs, route each file and plan year-less syslog years per chain."""
+    """Walk the inputs, route each file, cut big ones into parts and plan the years of
+    year-less syslog per chain and part."""
     config = scan.config
     routes = load_routes()
     forced = parse_format_for([f"{g}={f}" for g, f in config.format_for], routes)
     files = walk(list(config.paths), scan.problems)
     choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
     scan.chains = rotation_chains(files)
-    years = plan_years(scan.chains, choices, config.tz, config.year)
+    parts = {f.source: file_parts(f, choices[f.source], config.jobs) for f in files}
+    cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
+    years = plan_years(scan.chains, choices, config.tz, config.year, cuts)
     scan.time_notes += years.notes
-    units = []
-    for file in files:
-        choice, start_year = choices[file.source], years.start_years.get(file.source)
-        yearless = file.source in years.start_years
-        units += [WorkUnit(file, choice, start_year, span)
-                  for span in file_parts(file, choice, yearless, config.jobs)]
-    return units
+    return [WorkUnit(file, choices[file.source], years.start_year(file.source, span.first_line), span)
+            for file in files for span in parts[file.source]]
 
 
-def file_parts(file: SourceFile, choice: Choice, yearless: bool, jobs: int) -> list[ByteRange]:
-    """The byte ranges ``file`` is scanned in: parts of about ``max(SPLIT_BYTES, size / (2 *
-    jobs))`` when it is big, plain, on the chunk path and its stamps carry their year."""
+def file_parts(file: SourceFile, choice: Choice, jobs: int) -> list[ByteRange]:
+    """The byte ranges ``file`` is scanned in: ``2 * jobs`` parts of equal size, fewer when that
+    would make them smaller than :data:`SPLIT_BYTES`, when it is plain and on the chunk path."""
     route = choice.route
-    if (jobs <= 1 or file.compression is not None or yearless or not chunked(route)
-            or file.size <= SPLIT_BYTES):
+    count = min(2 * jobs, file.size // SPLIT_BYTES)
+    if jobs <= 1 or file.compression is not None or not chunked(route) or count < 2:
         return [WHOLE]
     try:
-        return split_ranges(file, max(SPLIT_BYTES, file.size // (2 * jobs)),
-                            lambda line: record_begins(route, line))
+        return split_ranges(file, -(-file.size // count), lambda line: record_begins(route, line))
     except OSError:  # scanned whole, whose read reports the trouble
         return [WHOLE]
 
 
 def merge_results(results: Iterable[UnitResult], scan: Scan, compiled: CompiledRules,
-                  options: WorkerOptions) -> list[Hit]:
+                  options: WorkerOptions) -> Runs:
     """All hits of all files, plus those of the checks across rotation members, sorted."""
-    hits: list[Hit] = []
+    hits = RunWriter()
     spans: dict[str, Span] = {}
     anomalies: list[Event] = []
     for parts in _by_file(results):
         result = join_parts(parts, anomalies)
-        hits += result.hits
+        hits.add(result.hits)
         scan.stats.append(result.stats)
         scan.problems.extend(result.problems)
         if result.span[2]:
             spans[result.stats.source] = result.span
     anomalies += chain_anomalies(scan.chains, spans)
     if anomalies:  # rare: only then is a matcher compiled in the main process
-        hits += Worker(compiled, options).scan_events((INTEGRITY,), anomalies)
-    hits.sort(key=Hit.sort_key)
-    return hits
+        hits.extend(Worker(compiled, options).scan_events((INTEGRITY,), anomalies))
+    return hits.close()
 
 
 def _by_file(results: Iterable[UnitResult]) -> Iterator[list[UnitResult]]:
@@ -294,32 +319,44 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> UnitResul
     for other in later:
         watch.absorb(other)
     anomalies += watch.anomalies()
-    return UnitResult([h for p in parts for h in p.hits], stats,
+    hits = RunWriter()
+    for part in parts:
+        hits.add(part.hits)
+    return UnitResult(hits.close(), stats,
                       merge_part_problems(p for part in parts for p in part.problems),
                       (watch.first, watch.last, watch.stamped))
 
 
-def select_hits(hits: list[Hit], compiled: CompiledRules, scan: Scan) -> list[Hit]:
-    """Correlate, then keep what the user asked to see, in output order."""
+def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay, HitTally]:
+    """Correlate, then keep what the user asked to see: a view giving those hits in output
+    order, read again from the runs at each iteration, and their counts (one pass here)."""
     config = scan.config
-    correlated = list(correlate(hits, compiled.correlations, scan.problems))
-    shown = [h for h in hits if h.rule.output] + correlated
-    if config.min_level:
-        floor = level_rank(config.min_level)
-        shown = [h for h in shown if level_rank(h.rule.level) >= floor]
-    if config.baseline:
-        known = read_baseline(config.baseline)
-        kept = [h for h in shown if fingerprint(h) not in known]
-        scan.suppressed = len(shown) - len(kept)
-        shown = kept
-    shown.sort(key=Hit.sort_key)
-    return shown
+    correlated = RunWriter()
+    correlated.extend(correlate(hits, compiled.correlations, scan.problems))
+    found = correlated.close()
+    floor = level_rank(config.min_level) if config.min_level else None
+    known = read_baseline(config.baseline) if config.baseline else frozenset()
+
+    def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
+        merged = heapq.merge((h for h in hits if h.rule.output), found, key=Hit.sort_key)
+        return (h for h in merged if floor is None or level_rank(h.rule.level) >= floor)
+
+    def new(hit: Hit) -> bool:
+        return not known or fingerprint(hit) not in known
+
+    tally = HitTally()
+    for hit in wanted():
+        if new(hit):
+            tally.add(hit)
+        else:
+            scan.suppressed += 1
+    return Replay(lambda: filter(new, wanted())), tally
 
 
-def summarize(scan: Scan, hits: Sequence[Hit]) -> dict[str, Any]:
+def summarize(scan: Scan, tally: HitTally) -> dict[str, Any]:
     """The run summary shared by the table footer and ``--format json``."""
     lines = sum(s.lines for s in scan.stats)
-    by_level = Counter(h.rule.level or "unknown" for h in hits)
+    by_level = tally.by_level
     return {
         "files": len(scan.stats),
         "bytes": sum(s.bytes for s in scan.stats),
@@ -332,9 +369,9 @@ def summarize(scan: Scan, hits: Sequence[Hit]) -> dict[str, Any]:
         "formats": dict(Counter(s.format for s in scan.stats)),
         "rules_loaded": scan.rules_loaded,
         "rules_skipped": scan.rules_skipped,
-        "hits": len(hits),
+        "hits": tally.hits,
         "hits_by_level": {lvl: by_level[lvl] for lvl in sorted(by_level, key=level_rank, reverse=True)},
-        "top_rules": Counter(h.rule.title for h in hits).most_common(TOP_RULES),
+        "top_rules": tally.by_title.most_common(TOP_RULES),
         "suppressed_by_baseline": scan.suppressed,
         "time_notes": scan.time_notes,
         "problem_counts": dict(scan.problems.counts()),
@@ -342,13 +379,14 @@ def summarize(scan: Scan, hits: Sequence[Hit]) -> dict[str, Any]:
     }
 
 
-def exit_code(scan: Scan, hits: Sequence[Hit]) -> int:
+def exit_code(scan: Scan, tally: HitTally) -> int:
     """2 under --strict after an input or rule problem, 1 for a hit at or above --fail-on, else 0."""
     config = scan.config
     counts = scan.problems.counts()
     if config.strict and any(counts[kind] for kind in STRICT_KINDS):
         return EXIT_ERROR
-    if config.fail_on and any(level_rank(h.rule.level) >= level_rank(config.fail_on) for h in hits):
+    if (config.fail_on and tally.top_rank is not None
+            and tally.top_rank >= level_rank(config.fail_on)):
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -372,21 +410,22 @@ def run_scan(config: ScanConfig) -> int:
         return EXIT_ERROR
     options = WorkerOptions(config.prefilter, config.tz, config.since, config.until)
     progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
-    try:
-        results = run_units(units, compiled, options, config.jobs, progress)
-        hits = merge_results(results, scan, compiled, options)
-    finally:
-        progress.close()
-    shown = select_hits(hits, compiled, scan)
-    scan.seconds = time.monotonic() - started
-    summary = summarize(scan, shown)
-    emit(shown, summary, config.output_format, config.output)
-    if config.write_baseline:
-        with atomic_text(config.write_baseline) as out:
-            out.write(baseline_text(shown))
+    with spill_space():  # hits beyond a bound wait on disk, never in the scanned tree
+        try:
+            with closing(run_units(units, compiled, options, config.jobs, progress)) as results:
+                hits = merge_results(results, scan, compiled, options)
+        finally:
+            progress.close()
+        shown, tally = select_hits(hits, compiled, scan)
+        scan.seconds = time.monotonic() - started
+        summary = summarize(scan, tally)
+        emit(shown, summary, config.output_format, config.output)
+        if config.write_baseline:
+            with atomic_text(config.write_baseline) as out:
+                out.write(baseline_text(shown))
     if not config.quiet and config.output_format != "json":
         sys.stderr.write(render_summary(summary))
-    return exit_code(scan, shown)
+    return exit_code(scan, tally)
 
 
 def _print_problems(problems: Problems) -> None:

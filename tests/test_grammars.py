@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import re
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -22,6 +23,7 @@ import pytest
 
 from scanner.errors import GrammarError
 from scanner.normalize.grammars import Grammar, load_grammar
+from scanner.normalize.lark_regex import uncaptured
 from scanner.resources import grammars_dir
 
 from conftest import FIXTURES
@@ -219,6 +221,30 @@ def test_underivable_grammars_fall_back_to_lark(case: str, source: str, reason: 
 def test_empty_matching_terminals_are_a_grammar_error(source: str) -> None:
     with pytest.raises(GrammarError, match="zero-width"):
         Grammar("empty", source)
+
+
+# (terminal regex, its non-capturing form, texts both must match alike)
+UNCAPTURED: list[tuple[str, str, list[str]]] = [
+    (r"a(b|c)?d", r"a(?:b|c)?d", ["ad", "abd", "acd", "aXd"]),
+    (r"\((\d+)\)", r"\((?:\d+)\)", ["(12)", "12", "()"]),
+    (r"[(]x(y)", r"[(]x(?:y)", ["(xy", "xy", "(x"]),
+    (r"[]()](z)", r"[]()](?:z)", ["]z", "(z", ")z", "z"]),
+    (r"[^]()]+(w)", r"[^]()]+(?:w)", ["abw", "a)w", "w"]),
+    (r"[\]()](v)", r"[\]()](?:v)", ["]v", "(v", "v"]),
+    (r"(?i:ab)(?=c)(?!d)(e)", r"(?i:ab)(?=c)(?!d)(?:e)", ["ABce", "abc", "abde"]),
+    (r"\S.*(\n.*)*", r"\S.*(?:\n.*)*", ["x y\nz", "\n"]),
+]
+
+
+@pytest.mark.parametrize(("regexp", "expected", "texts"), UNCAPTURED, ids=[u[0] for u in UNCAPTURED])
+def test_uncaptured_terminal_regex_matches_the_same_text(regexp: str, expected: str,
+                                                         texts: list[str]) -> None:
+    assert uncaptured(regexp) == expected
+    plain, bare = re.compile(regexp), re.compile(expected)
+    assert bare.groups == 0
+    for text in texts:
+        found, again = plain.match(text), bare.match(text)
+        assert (found and found.span()) == (again and again.span())
 
 
 # --- every repository grammar against Lark on real text ---------------------------

@@ -17,9 +17,9 @@ from scanner.cli import main
 from scanner.errors import Problems
 from scanner.model import FileStats, LogSource, SourceFile
 from scanner.normalize.binary import encode_utmp
-from scanner.normalize.normalizer import normalize_file, normalize_lines
+from scanner.normalize.normalizer import RouteParser, normalize_file, normalize_lines
 from scanner.normalize.commands import route_row
-from scanner.normalize.routes import Choice, choose_route, load_routes
+from scanner.normalize.routes import Choice, Route, choose_route, load_routes
 
 UTC = timezone.utc
 LINUX = LogSource(product="linux")
@@ -86,6 +86,20 @@ def test_null_values_are_dropped() -> None:
     events, _ = run(["<13>1 2024-02-11T06:25:01Z web1 app - - - hello"])
     assert events[0].fields == {"host": "web1", "program": "app", "message": "hello",
                                 "facility": "user", "severity": "notice"}
+
+
+@pytest.mark.parametrize(("fields", "kept"), [
+    ({"a": "-", "b": "x", "c": "-"}, {"b": "x"}),
+    ({"a": ["-", "x"], "b": "-", "c": 3}, {"a": ["-", "x"], "c": 3}),  # a list is not a null
+    ({"a": {"k": "-"}, "b": "y"}, {"a": {"k": "-"}, "b": "y"}),
+    ({"a": "x"}, {"a": "x"}),
+])
+def test_null_values_are_dropped_whatever_the_other_values(fields: dict[str, object],
+                                                           kept: dict[str, object]) -> None:
+    parser = RouteParser(Route(format="pre", null_values=frozenset({"-"})))
+    parsed = parser.parse("text", fields)
+    assert parsed is not None and parsed.fields == kept
+    assert list(parsed.fields) == list(kept)  # order kept
 
 
 def test_times_follow_the_start_year_across_a_rollover() -> None:

@@ -97,6 +97,13 @@ def test_table_escapes_terminal_sequences() -> None:
     assert "\x1b" not in text and "\\x1b]0;owned\\x07root" in text
 
 
+def test_table_shows_number_like_log_text_as_logged() -> None:
+    out = io.StringIO()
+    write_table([h for h in varied_hits() if h.raw in ("1e5", "1,000")], out)
+    rows = out.getvalue().splitlines()[2:]
+    assert [row.split()[-1] for row in rows] == ["1e5", "1,000"]
+
+
 class _Stream(io.StringIO):
     def __init__(self, tty: bool) -> None:
         super().__init__()
@@ -131,3 +138,43 @@ def test_output_file_is_replaced_atomically(tmp_path: Path) -> None:
     with atomic_text(target) as out:
         out.write("new run\n")
     assert target.read_text() == "new run\n" and len(list(tmp_path.iterdir())) == 1
+
+
+# --- streamed table and JSON: the bytes of rendering everything at once ---------------------
+
+def varied_hits() -> list[Hit]:
+    """Hits whose details column mixes numbers, padded text, wide and cut cells."""
+    raws = ["404", "1e5", "  padded  ", "x" * 90, "é ✓ unicode", "True", "1,000", "-7"]
+    return [Hit(rule=RuleInfo(id=f"r-{n}", title="t" * (n * 9), level=("high", None)[n % 2],
+                              status=None, tags=(), logsource=LogSource(), path="x.yml"),
+                timestamp=(TS, None)[n % 3 == 0], source=f"{'d/' * n}auth.log", line=n,
+                logsource=(), fields={}, raw=raw, derived=n == 4)
+            for n, raw in enumerate(raws)]
+
+
+@pytest.mark.parametrize(("hits", "chunk"), [
+    (varied_hits(), 1), (varied_hits(), 3), (varied_hits(), 1000),
+    (varied_hits()[:2], 1),  # the details column is all numbers: still shown as logged
+    ([make_hit("x", user="bob")], 1),
+])
+def test_table_in_chunks_equals_the_whole_table(hits: list[Hit], chunk: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tabulate import tabulate
+    from scanner.report import table
+    whole = tabulate([table.table_row(h) for h in hits], tablefmt="simple", disable_numparse=True,
+                     headers=("timestamp", "level", "rule", "source:line", "details")) + "\n"
+    monkeypatch.setattr(table, "_CHUNK_ROWS", chunk)
+    out = io.StringIO()
+    assert write_table(hits, out) == len(hits)
+    assert out.getvalue() == whole
+
+
+@pytest.mark.parametrize("hits", [[], varied_hits()[:1], varied_hits()])
+def test_json_streams_the_document_json_dumps_gives(hits: list[Hit]) -> None:
+    from scanner.report.jsonl import write_json
+    from scanner.report.records import hit_record
+    summary = {"hits": len(hits), "top_rules": [["t", 1]]}
+    out = io.StringIO()
+    write_json(iter(hits), summary, out)
+    assert out.getvalue() == json.dumps({"hits": [hit_record(h) for h in hits],
+                                         "summary": summary}, default=str) + "\n"

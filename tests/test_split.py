@@ -1,16 +1,19 @@
 """Big plain files cut into byte ranges across workers give exactly what a whole scan gives.
 
 ``SPLIT_BYTES`` is patched small before each scan (workers fork, so they see it);
-``--jobs 1`` never splits, so it is the reference. Files are our own: the demo tree
-and a generated sshd log with continued records, invalid UTF-8 in several parts and
-a silence whose two sides fall in different parts.
+``--jobs 1`` never splits, so it is the reference. Files are our own: the demo tree,
+a generated sshd log with continued records, invalid UTF-8 in several parts and
+a silence whose two sides fall in different parts, and a generated year-less one whose
+Dec→Jan rollover falls exactly on a part boundary.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -27,8 +30,9 @@ from conftest import FIXTURES
 
 DEMO = FIXTURES / "demo" / "var" / "log"
 SPLIT = 4096  # the patched SPLIT_BYTES: many parts
-BOUNDARY = 16 * 1024  # where the generated log's silence sits: with SPLIT_BYTES = BOUNDARY and
-# --jobs 2 (parts of max(BOUNDARY, size / 4) = BOUNDARY bytes), the first cut is right after it
+BOUNDARY = 16 * 1024  # where the generated logs' silence or rollover sits: with SPLIT_BYTES = BOUNDARY
+# and --jobs 2, a file of a little over 3 * BOUNDARY is cut in 3 parts of a little over BOUNDARY
+# (the record across BOUNDARY ends well after that), so the first cut is right after it
 
 
 def scan_outputs(tree: Path, jobs: int, tmp: Path) -> tuple[bytes, dict]:
@@ -90,6 +94,38 @@ def sshd_log(path: Path) -> None:
     path.write_bytes(bytes(out))
 
 
+def yearless_log(path: Path) -> None:
+    """An RFC 3164 auth.log, written Jan 2025: two unstamped lines, then failed logins on Dec 31
+    until the last December record, whose continuation lines run over ``BOUNDARY``; the record
+    after it (a cut) is the first of Jan 1."""
+    out, n = bytearray(b"-- log opened --\n   (no stamp)\n"), 0
+
+    def filler(day: str, limit: int) -> None:
+        nonlocal n
+        while len(out) < limit:
+            n += 1
+            hours, rest = divmod(2 * n % 86400, 3600)
+            out.extend(b"%s %02d:%02d:%02d vps sshd[%d]: Failed password for root from 203.0.113.9 "
+                       b"port %d ssh2\n" % (day.encode(), hours, rest // 60, rest % 60, n, 40000 + n))
+
+    filler("Dec 31", BOUNDARY - 200)
+    out.extend(b"Dec 31 23:59:59 vps kernel: [ 2.0] trace follows\n" + b"    detail line\n" * 16)
+    assert len(out) > BOUNDARY
+    n = 0
+    filler("Jan  1", 3 * BOUNDARY)
+    path.write_bytes(bytes(out))
+    written = datetime(2025, 1, 1, 12, tzinfo=timezone.utc).timestamp()
+    os.utime(path, (written, written))
+
+
+@pytest.fixture()
+def yearless(tmp_path: Path) -> Path:
+    tree = tmp_path / "yearless"
+    tree.mkdir()
+    yearless_log(tree / "auth.log")
+    return tree
+
+
 @pytest.fixture()
 def generated(tmp_path: Path) -> Path:
     tree = tmp_path / "log"
@@ -104,11 +140,13 @@ def small_split(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("tree_name, jobs, split_bytes",
-                         [("demo", 4, SPLIT), ("generated", 4, SPLIT), ("generated", 2, BOUNDARY)])
-def test_split_scan_matches_whole_scan(tree_name: str, jobs: int, split_bytes: int, generated: Path,
-                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                         [("demo", 4, SPLIT), ("generated", 4, SPLIT), ("generated", 2, BOUNDARY),
+                          ("yearless", 4, SPLIT), ("yearless", 2, BOUNDARY)])
+def test_split_scan_matches_whole_scan(tree_name: str, jobs: int, split_bytes: int, tmp_path: Path,
+                                       request: pytest.FixtureRequest,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "SPLIT_BYTES", split_bytes)
-    tree = DEMO if tree_name == "demo" else generated
+    tree = DEMO if tree_name == "demo" else request.getfixturevalue(tree_name)
     split = [s for s, units in units_of(tree, jobs).items() if len(units) > 1]
     assert split, "nothing was split: the test would prove nothing"
     whole_hits, whole_summary = scan_outputs(tree, 1, tmp_path)
@@ -130,6 +168,18 @@ def test_silence_across_a_part_boundary_is_reported(generated: Path, tmp_path: P
     assert [(h["source"], h["line"]) for h in silences] == [("auth.log", silence_line)]
 
 
+def test_yearless_parts_start_in_the_year_of_their_first_stamp(yearless: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "SPLIT_BYTES", BOUNDARY)
+    units = units_of(yearless, 2)["auth.log"]
+    text = (yearless / "auth.log").read_bytes()
+    assert units[1].span.start == text.index(b"Jan  1 ")  # the rollover is on the boundary
+    assert [unit.start_year for unit in units] == [2024] + [2025] * (len(units) - 1)
+    hits = [json.loads(line) for line in scan_outputs(yearless, 2, tmp_path)[0].splitlines()]
+    years = {h["timestamp"][:10] for h in hits if h.get("timestamp")}
+    assert {"2024-12-31", "2025-01-01"} <= years and all(y[:4] in ("2024", "2025") for y in years)
+
+
 @pytest.mark.parametrize("name", ["auth.log", "nginx/access.log.1"])
 def test_parts_start_at_records_with_absolute_line_numbers(name: str, small_split: None) -> None:
     units = units_of(DEMO, 4)[name]
@@ -146,8 +196,7 @@ def test_parts_start_at_records_with_absolute_line_numbers(name: str, small_spli
         assert unit.span.first_line == 1 + data[:start].count(b"\n")
 
 
-def test_compressed_yearless_and_single_job_files_are_never_split(tmp_path: Path,
-                                                                 small_split: None) -> None:
+def test_compressed_and_single_job_files_are_never_split(tmp_path: Path, small_split: None) -> None:
     tree = tmp_path / "log"
     tree.mkdir()
     sshd_log(tree / "auth.log")
@@ -157,8 +206,8 @@ def test_compressed_yearless_and_single_job_files_are_never_split(tmp_path: Path
     (tree / "secure").write_bytes(yearless)
     shutil.copy(DEMO / "nginx" / "access.log.1", tree / "access.log")
     parts = {source: len(units) for source, units in units_of(tree, 4).items()}
-    assert parts["auth.log"] > 1 and parts["access.log"] > 1
-    assert parts["auth.log.1.gz"] == 1 and parts["secure"] == 1
+    assert parts["auth.log"] > 1 and parts["access.log"] > 1 and parts["secure"] > 1
+    assert parts["auth.log.1.gz"] == 1
     assert all(len(units) == 1 for units in units_of(tree, 1).values())
 
 

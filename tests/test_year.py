@@ -1,17 +1,50 @@
-"""Year inference for year-less syslog stamps: rollovers, rotation chains, --year, mtimes."""
+"""Year inference for year-less syslog stamps: rollovers, rotation chains, --year, mtimes, and the
+chunked month scan (with the rollovers before each part's cut) against a per-line reading."""
 
 from __future__ import annotations
 
 import gzip
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 import pytest
 
+from conftest import FIXTURES
+from scanner.errors import Problems
 from scanner.model import SourceFile
-from scanner.normalize.year import MonthSpan, YearTracker, assign_years, scan_months, scan_years
+from scanner.normalize.timestamps import rfc3164_month
+from scanner.normalize.year import (MonthSpan, YearTracker, assign_years, is_rollover, scan_months,
+                                    scan_years)
+from scanner.sources.open import iter_chunks, iter_lines
 
 UTC = timezone.utc
+CHUNK_SIZES = (64, 4096, 1 << 20)  # bytes read at a time: chunks end at many different lines
+
+
+def months_per_line(lines: Iterable[str], cuts: Iterable[int] = ()) -> MonthSpan:
+    """The reference: each line's month read on its own (after a ``<PRI>``), in Python; each cut
+    line gets the rollovers up to the first stamp at or after it (cuts past the end: none)."""
+    first = last = None
+    rollovers, later, waiting, at_cuts = 0, sorted(cuts), [], {}
+    for number, text in enumerate(lines, 1):
+        while later and later[0] <= number:
+            waiting.append(later.pop(0))
+        pri = text.find(">", 1, 5) if text.startswith("<") else -1
+        month = rfc3164_month(text[pri + 1:] if pri > 0 else text)
+        if month is None:
+            continue
+        rollovers += last is not None and is_rollover(last, month)
+        first, last = first or month, month
+        at_cuts.update(dict.fromkeys(waiting, rollovers))
+        waiting.clear()
+    at_cuts.update(dict.fromkeys(waiting, rollovers))
+    return MonthSpan(first, last, rollovers, tuple(sorted(at_cuts.items())))
+
+
+def chunks_of(lines: list[str]) -> list[tuple[int, str]]:
+    """``lines`` as one chunk of whole lines."""
+    return [(1, "".join(line + "\n" for line in lines))]
 
 
 def source_file(tmp_path: Path, name: str, lines: list[str], mtime: datetime, index: int) -> SourceFile:
@@ -32,7 +65,61 @@ def source_file(tmp_path: Path, name: str, lines: list[str], mtime: datetime, in
     (["no stamps here"], MonthSpan()),
 ])
 def test_scan_months(lines: list[str], span: MonthSpan) -> None:
-    assert scan_months(lines) == span
+    assert scan_months(chunks_of(lines)) == span == months_per_line(lines)
+
+
+DEC_JAN = ["Dec 31 23:59:58 h a: x", "Dec 31 23:59:59 h a: y", "Jan  1 00:00:00 h a: z",
+           "Jan  1 00:00:01 h a: w"]
+
+
+@pytest.mark.parametrize(("lines", "cuts", "expected"), [
+    (DEC_JAN, [2], ((2, 0),)),  # the part starts before the rollover
+    (DEC_JAN, [3], ((3, 1),)),  # the rollover is exactly at the part boundary
+    (DEC_JAN, [2, 3, 4], ((2, 0), (3, 1), (4, 1))),
+    (["no stamp", "  continued", *DEC_JAN], [2, 5], ((2, 0), (5, 1))),  # the file starts unstamped
+    (["Dec 31 23:59:59 h a: x", "  no stamp", "  nor here", "Jan  1 00:00:00 h a: y"], [2], ((2, 1),)),
+    (["Nov 30 10:00:00 h a: x", "Dec  1 10:00:00 h a: y", "nothing after"], [3], ((3, 0),)),
+    (["Dec 31 23:59:59 h a: x", "Jan  1 00:00:00 h a: y", "Dec 31 23:59:59 h a: late",
+      "Feb  1 00:00:00 h a: z", "<13>Jan  3 10:00:00 h a: v"], [3, 4, 5], ((3, 1), (4, 2), (5, 2))),
+])
+def test_rollovers_before_each_cut(lines: list[str], cuts: list[int],
+                                   expected: tuple[tuple[int, int], ...]) -> None:
+    assert scan_months(chunks_of(lines), cuts).cuts == expected == months_per_line(lines, cuts).cuts
+
+
+def syslog_files() -> list[Path]:
+    """Our fixtures' year-less logs (the demo tree's syslog family and the format samples)."""
+    demo = FIXTURES / "demo" / "var" / "log"
+    return sorted([*demo.glob("auth.log*"), *demo.glob("syslog*"), *demo.glob("kern.log*"),
+                   *(FIXTURES / "formats").iterdir()])
+
+
+CORPUS_SYSLOG = ["plaso/syslog/syslog", "plaso/syslog/syslog_rsyslog_traditional",
+                 "plaso/syslog/syslog_rsyslog", "plaso/syslog/syslog_osx", "plaso/syslog/syslog_ssh.log",
+                 "plaso/syslog/syslog_cron.log", "plaso/syslog/syslog_chromeos", "plaso/syslog.bz2",
+                 "lnav/logfile_syslog.0", "lnav/logfile_syslog.1", "lnav/logfile_syslog.2",
+                 "lnav/logfile_bad_syslog.0", "lnav/logfile_syslog_with_header.0",
+                 "elastic-examples/auth.log", "fail2ban/logs/bsd/syslog-plain.txt"]
+
+
+def compare_with_per_line(path: Path) -> None:
+    file = SourceFile(path=path, root=path.parent, source=path.name, size=path.stat().st_size,
+                      mtime=path.stat().st_mtime)
+    lines = [text for _, text in iter_lines(file, Problems())]
+    cuts = range(1, len(lines) + 2, 3)  # a cut every few lines, and one past the end
+    expected = months_per_line(lines, cuts)
+    for size in CHUNK_SIZES:
+        assert scan_months(iter_chunks(file, Problems(), size), cuts) == expected, (path, size)
+
+
+@pytest.mark.parametrize("name", CORPUS_SYSLOG)
+def test_chunked_scan_equals_per_line_scan_on_corpus_logs(corpus: Path, name: str) -> None:
+    compare_with_per_line(corpus / "logs" / name)
+
+
+@pytest.mark.parametrize("path", syslog_files(), ids=lambda p: p.name)
+def test_chunked_scan_equals_per_line_scan_on_fixtures(path: Path) -> None:
+    compare_with_per_line(path)
 
 
 def test_tracker_advances_on_dec_to_jan_only() -> None:

@@ -119,6 +119,7 @@ class Plan:
         self._index = LiteralIndex(self._literals)  # type: ignore[arg-type]
         self._finder: LiteralFinder | None = None
         self._by_sources: dict[tuple[LogSource, ...], tuple[_Group, ...]] = {}
+        self._last: tuple[tuple[LogSource, ...] | None, tuple[_Group, ...]] = (None, ())
 
     def candidates(self, text: str) -> frozenset[int] | set[int] | None:
         """Keys of the rules that may match ``text`` (falsy: none can)."""
@@ -139,10 +140,15 @@ class Plan:
 
     def match(self, event: Event, candidates: object) -> list[RuleInfo]:
         """The candidate rules that match ``event`` and whose logsource applies to it."""
-        groups = self._by_sources.get(event.logsources)
-        if groups is None:
-            groups = tuple(g for g in self._groups if g.logsource.applies_to(event.logsources))
-            self._by_sources[event.logsources] = groups
+        sources = event.logsources
+        if sources is self._last[0]:  # the events of a file share a few tuples: no hashing
+            groups = self._last[1]
+        else:
+            groups = self._by_sources.get(sources)
+            if groups is None:
+                groups = tuple(g for g in self._groups if g.logsource.applies_to(sources))
+                self._by_sources[sources] = groups
+            self._last = (sources, groups)
         lraw = event.raw.lower()
         return [self._info[key] for group in groups
                 for key in group.function(event.fields, event.raw, lraw, candidates)]

@@ -72,21 +72,29 @@ def _safe(text: str) -> str:
 
 def str_eq(value: Any, s: str, lower: bool) -> bool:
     """Some text form equals ``s`` (lower-cased first when ``lower``)."""
+    if type(value) is str:  # the common case, without the generator of texts()
+        return (value.lower() if lower else value) == s
     return any(t == s for t in texts(value, lower))
 
 
 def str_startswith(value: Any, s: str, lower: bool) -> bool:
     """Some text form starts with ``s``."""
+    if type(value) is str:
+        return (value.lower() if lower else value).startswith(s)
     return any(t.startswith(s) for t in texts(value, lower))
 
 
 def str_endswith(value: Any, s: str, lower: bool) -> bool:
     """Some text form ends with ``s``."""
+    if type(value) is str:
+        return (value.lower() if lower else value).endswith(s)
     return any(t.endswith(s) for t in texts(value, lower))
 
 
 def str_contains(value: Any, s: str, lower: bool) -> bool:
     """Some text form contains ``s``."""
+    if type(value) is str:
+        return s in (value.lower() if lower else value)
     return any(s in t for t in texts(value, lower))
 
 

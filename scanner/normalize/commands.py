@@ -65,14 +65,16 @@ def events_command(args: argparse.Namespace) -> int:
 
 
 def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Choice], tz: tzinfo,
-               year: int | None) -> YearPlan:
-    """Start years of every file whose route reads year-less stamps, chain by chain."""
+               year: int | None, cuts: Mapping[str, Sequence[int]] | None = None) -> YearPlan:
+    """Start years of every file whose route reads year-less stamps, chain by chain, and of
+    each part of those read in parts (``cuts``: the first lines of their later parts)."""
     plan = YearPlan()
     for chain in chains:
         yearless = [f for f in chain if _reads_yearless(choices[f.source].route)]
         if yearless:
-            part = scan_years(yearless, tz, year)
+            part = scan_years(yearless, tz, year, cuts)
             plan.start_years.update(part.start_years)
+            plan.part_years.update(part.part_years)
             plan.notes.extend(part.notes)
     return plan
 

@@ -18,6 +18,7 @@ Works on normalized events only: it knows no file, route or rule.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, Callable, Iterator, Mapping
 
 from scanner.model import Event, LogSource
@@ -100,7 +101,9 @@ def _present(**values: Any) -> ProcessFields:
     return {name: value for name, value in values.items() if isinstance(value, str) and value}
 
 
-_DERIVERS: dict[str, Callable[[Event], ProcessFields | None]] = {
+Deriver = Callable[[Event], ProcessFields | None]
+
+_DERIVERS: dict[str, Deriver] = {
     "sudo": _sudo_process,
     "auditd": _execve_process,
 }
@@ -112,15 +115,24 @@ DERIVE_TRIGGERS: frozenset[str] = frozenset({"command=", "type=execve"})
 without them when only derived events could match."""
 
 
-def derive(event: Event) -> Iterator[Event]:
+def derive(event: Event) -> tuple[Event, ...]:
     """The ``process_creation`` events ``event`` implies (none for most events)."""
     if event.derived or not event.parsed:
-        return
-    services = dict.fromkeys(ls.service for ls in event.logsources if ls.product == "linux")
-    for service in services:
-        deriver = _DERIVERS.get(service or "")
-        fields = deriver(event) if deriver else None
+        return ()
+    derived: list[Event] = []
+    for deriver in _derivers(event.logsources):
+        fields = deriver(event)
         if fields:
-            yield Event(source=event.source, line=event.line, format=event.format,
-                        logsources=(PROCESS_CREATION,), fields=fields, raw=event.raw,
-                        timestamp=event.timestamp, time_note=event.time_note, derived=True)
+            derived.append(Event(source=event.source, line=event.line, format=event.format,
+                                 logsources=(PROCESS_CREATION,), fields=fields, raw=event.raw,
+                                 timestamp=event.timestamp, time_note=event.time_note,
+                                 derived=True))
+    return tuple(derived)
+
+
+@cache
+def _derivers(logsources: tuple[LogSource, ...]) -> tuple[Deriver, ...]:
+    """The derivers of the Linux services among ``logsources``, once each, in their order
+    (events share a few logsource tuples, so this is worked out once per tuple)."""
+    services = dict.fromkeys(ls.service for ls in logsources if ls.product == "linux")
+    return tuple(_DERIVERS[s] for s in services if s in _DERIVERS)

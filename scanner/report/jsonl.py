@@ -22,5 +22,9 @@ def write_jsonl(hits: Iterable[Hit], out: TextIO) -> None:
 
 
 def write_json(hits: Iterable[Hit], summary: dict[str, Any], out: TextIO) -> None:
-    """Write ``{"hits": [...], "summary": {...}}`` as one JSON document."""
-    out.write(_dumps({"hits": [hit_record(h) for h in hits], "summary": summary}) + "\n")
+    """Write ``{"hits": [...], "summary": {...}}`` as one JSON document, hit by hit
+    (the bytes ``json.dumps`` gives for the whole document)."""
+    out.write('{"hits": [')
+    for i, hit in enumerate(hits):
+        out.write((", " if i else "") + _dumps(hit_record(hit)))
+    out.write('], "summary": ' + _dumps(summary) + "}\n")

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from scanner.errors import LogsigmaError, Location
 from scanner.model import Hit
@@ -34,8 +34,9 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
         raise
 
 
-def write_hits(hits: Sequence[Hit], summary: dict[str, Any], fmt: str, out: TextIO) -> None:
-    """Render ``hits`` as ``fmt`` (table, csv, jsonl, json) onto ``out``."""
+def write_hits(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, out: TextIO) -> None:
+    """Render ``hits`` as ``fmt`` (table, csv, jsonl, json) onto ``out``, streaming; the
+    table iterates ``hits`` twice."""
     if fmt == "table":
         write_table(hits, out)
     elif fmt == "csv":
@@ -46,7 +47,7 @@ def write_hits(hits: Sequence[Hit], summary: dict[str, Any], fmt: str, out: Text
         write_json(hits, summary, out)
 
 
-def emit(hits: Sequence[Hit], summary: dict[str, Any], fmt: str, path: Path | None) -> None:
+def emit(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, path: Path | None) -> None:
     """Write the hits to ``path`` atomically, or to stdout when ``path`` is None."""
     if path is None or str(path) == "-":
         write_hits(hits, summary, fmt, sys.stdout)

@@ -6,6 +6,7 @@ escape sequences and control characters in the logs are shown, not executed.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Iterable, TextIO
 
 from tabulate import tabulate
@@ -18,6 +19,8 @@ from scanner.report.safe import terminal_text
 _DETAIL_FIELDS = ("user", "target_user", "method", "uri", "status", "user_agent", "command",
                   "command_line", "package", "type", "anomaly", "program")
 _TITLE_WIDTH, _SOURCE_WIDTH, _DETAILS_WIDTH = 48, 32, 72
+_HEADERS = ("timestamp", "level", "rule", "source:line", "details")
+_CHUNK_ROWS = 1_000  # rows rendered per tabulate call
 
 
 def details(hit: Hit) -> str:
@@ -40,24 +43,40 @@ def details(hit: Hit) -> str:
     return " ".join(parts) if parts else str(hit.raw)
 
 
+def table_row(hit: Hit) -> tuple[str, str, str, str, str]:
+    """The cells of one hit's table row."""
+    return (
+        hit.timestamp.isoformat(timespec="seconds") if hit.timestamp else "-",
+        hit.rule.level or "-",
+        terminal_text(hit.rule.title + (" (derived)" if hit.derived else ""), _TITLE_WIDTH),
+        terminal_text(f"{hit.source}:{hit.line}", _SOURCE_WIDTH),
+        terminal_text(details(hit), _DETAILS_WIDTH),
+    )
+
+
 def write_table(hits: Iterable[Hit], out: TextIO) -> int:
-    """Write the hits table; returns the number of rows written."""
-    rows = []
-    for hit in hits:
-        where = f"{hit.source}:{hit.line}"
-        rows.append((
-            hit.timestamp.isoformat(timespec="seconds") if hit.timestamp else "-",
-            hit.rule.level or "-",
-            terminal_text(hit.rule.title + (" (derived)" if hit.derived else ""), _TITLE_WIDTH),
-            terminal_text(where, _SOURCE_WIDTH),
-            terminal_text(details(hit), _DETAILS_WIDTH),
-        ))
-    if rows:
-        out.write(tabulate(rows, headers=("timestamp", "level", "rule", "source:line", "details"),
-                           tablefmt="simple") + "\n")
-    else:
+    """Write the hits table; returns the number of rows written.
+
+    ``hits`` is iterated twice (a list, or runs on disk): once to measure the columns,
+    once to write the rows in chunks, so the table never sits in memory whole.
+    """
+    widths, count = [0] * len(_HEADERS), 0
+    for row in map(table_row, hits):
+        count += 1
+        widths = [max(width, len(cell.strip())) for width, cell in zip(widths, row)]  # tabulate strips
+    if not count:
         out.write("no hits\n")
-    return len(rows)
+        return 0
+    # Every cell is text (a logged "1e5" stays "1e5"), padded to its column's widest: this
+    # last row makes every chunk's columns as wide as the whole table's, and is cut off again.
+    widest = tuple("x" * width for width in widths)
+    rows, first = map(table_row, hits), True
+    while chunk := list(islice(rows, _CHUNK_ROWS)):
+        lines = tabulate([*chunk, widest], headers=_HEADERS, tablefmt="simple",
+                         disable_numparse=True).split("\n")
+        out.write("\n".join(lines[:-1] if first else lines[2:-1]) + "\n")
+        first = False
+    return count
 
 
 def render_summary(summary: dict[str, Any]) -> str:

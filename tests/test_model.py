@@ -1,0 +1,46 @@
+"""Model values: hits survive the trip back from a worker process, reduced hits keep
+only what correlation reads, and ``search_text`` shows every field value."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime, timezone
+
+import pytest
+
+from scanner.model import Correlation, Event, Hit, LogSource, RuleInfo, search_text
+
+RULE = RuleInfo("r1", "Rule", "high", "stable", ("attack.t1110",), LogSource(product="linux"),
+                "r.yml", name="brute")
+SOURCES = (LogSource(product="linux"), LogSource(product="linux", service="sshd"))
+STAMP = datetime(2024, 2, 4, 6, 25, 4, 213593, tzinfo=timezone.utc)
+EVENT = Event("auth.log", 7, "syslog", SOURCES,
+              {"user": "root", "src_ip": "203.0.113.9", "pid": "42"}, "Failed password for root from 203.0.113.9", STAMP)
+
+HITS = [
+    Hit.of(RULE, EVENT),
+    Hit.reduced(RULE, EVENT, frozenset({"src_ip"})),
+    Hit(RULE, None, "wtmp", 3, (), {}, "", derived=True),
+    Hit(RULE, STAMP, "auth.log", 9, (), {"event_count": 5}, "summary",
+        correlation=Correlation((("src_ip", "203.0.113.9"),), STAMP, STAMP, 5, (("auth.log", 7),))),
+]
+
+
+@pytest.mark.parametrize("hit", HITS, ids=["plain", "reduced", "untimed derived", "correlation"])
+def test_hits_pickle_back_equal(hit: Hit) -> None:
+    assert pickle.loads(pickle.dumps(hit)) == hit
+
+
+def test_reduced_hit_keeps_only_the_named_fields_and_no_text() -> None:
+    reduced = Hit.reduced(RULE, EVENT, frozenset({"src_ip", "absent"}))
+    assert (reduced.fields, reduced.raw, reduced.logsource) == ({"src_ip": "203.0.113.9"}, "", ())
+    assert (reduced.rule, reduced.timestamp, reduced.line) == (RULE, STAMP, 7)
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({}, "raw"),
+    ({"a": "x", "b": 5}, "raw\0x\x005"),
+    ({"args": ["cat", "/etc/shadow"], "ok": True}, "raw\0cat /etc/shadow\0True"),
+])
+def test_search_text_joins_raw_and_every_value(fields: dict[str, object], expected: str) -> None:
+    assert search_text("raw", fields) == expected
