@@ -131,14 +131,16 @@ class RunWriter:
         self._count = 0
         self._file: Path | None = None  # this writer's own runs go here
 
+    def append(self, hit: Hit) -> None:
+        """Add a hit, spilling a sorted run when the batch is full."""
+        self._batch.append(hit)
+        if len(self._batch) >= BATCH_HITS and self._directory is not None:
+            self._spill()
+
     def extend(self, hits: Iterable[Hit]) -> None:
-        """Add hits, spilling a sorted run whenever the batch is full."""
-        batch = self._batch
+        """Add hits."""
         for hit in hits:
-            batch.append(hit)
-            if len(batch) >= BATCH_HITS and self._directory is not None:
-                self._spill()
-                batch = self._batch
+            self.append(hit)
 
     def add(self, runs: Runs) -> None:
         """Add the hits of another writer, after (on equal keys) those added so far; this

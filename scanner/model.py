@@ -7,8 +7,9 @@ Every stage speaks in these types and nothing else crosses a stage boundary:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -216,10 +217,14 @@ class Hit:
         return Hit, (self.rule, self.timestamp, self.source, self.line, self.logsource, self.fields,
                      self.raw, self.derived, self.correlation)
 
-    def sort_key(self) -> tuple[str, str, int, str]:
-        """Deterministic output order: (UTC timestamp, source, line, rule id)."""
-        ts = self.timestamp.astimezone(timezone.utc).isoformat() if self.timestamp else ""
-        return (ts, self.source, self.line, self.rule.id)
+    def sort_key(self) -> tuple[float, str, int, str]:
+        """Deterministic output order: (instant, source, line, rule id); undated hits first.
+
+        The instant is the POSIX timestamp, exact to the microsecond for any date a log
+        holds (the float spacing stays below 1 µs until the year 2242).
+        """
+        ts = self.timestamp
+        return (ts.timestamp() if ts is not None else -math.inf, self.source, self.line, self.rule.id)
 
 
 @dataclass(slots=True)

@@ -4,17 +4,18 @@ The main process loads and compiles the rules once, walks the inputs, routes
 each file, plans the years of year-less syslog per rotation chain, and hands one
 :class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
-objects do not pickle) and returns the file's hits (as sorted runs, spilled to a private
-temp directory past a bound: see :mod:`scanner.hitruns`), coverage and problems. With
-``--jobs`` above 1, a big plain file on the chunk path is cut into parts at record
-boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less one's parts each
-starting in the year of its first stamp;
-the results of a file's parts are merged back into one (its counts, problems and
-stream-integrity watch). The main process merges results in a fixed order,
-correlates, filters, and renders, streaming the merged runs (a pass to correlate, one to
-count, one to write), so the output is byte-identical whatever ``--jobs`` is and memory
-stays bounded whatever the number of hits. This module owns the ``Problems`` collector of
-a run and the exit code; it never writes to the input.
+objects do not pickle) and returns the file's hits (as sorted runs, spilled to a
+private temp directory past a bound: see :mod:`scanner.hitruns`), coverage and
+problems. With ``--jobs`` above 1, a big plain file on the chunk path is cut into
+parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less
+one's parts each starting in the year of its first stamp; the results of a file's
+parts are merged back into one (its counts, problems and stream-integrity watch).
+The main process merges results in a fixed order, correlates, filters, and renders,
+streaming the merged runs (one pass over every hit to correlate, which also keeps the
+shown ones; a pass over those to count, one to write), so the output is
+byte-identical whatever ``--jobs`` is and memory stays bounded whatever the number of
+hits. This module owns the ``Problems`` collector of a run and the exit code; it
+never writes to the input.
 """
 
 from __future__ import annotations
@@ -329,16 +330,27 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> UnitResul
 
 def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
-    order, read again from the runs at each iteration, and their counts (one pass here)."""
+    order, read again from their runs at each iteration, and their counts. Every hit is
+    read once; the shown base hits and the correlation hits once more here."""
     config = scan.config
-    correlated = RunWriter()
-    correlated.extend(correlate(hits, compiled.correlations, scan.problems))
-    found = correlated.close()
+    shown, correlated = RunWriter(), RunWriter()
+
+    def feed() -> Iterator[Hit]:  # the one pass over every hit also keeps the shown ones
+        for hit in hits:
+            if hit.rule.output:
+                shown.append(hit)
+            yield hit
+
+    feeding = feed()
+    correlated.extend(correlate(feeding, compiled.correlations, scan.problems))
+    for _ in feeding:  # without correlations, correlate() reads nothing
+        pass
+    base, found = shown.close(), correlated.close()
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
     def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
-        merged = heapq.merge((h for h in hits if h.rule.output), found, key=Hit.sort_key)
+        merged = heapq.merge(base, found, key=Hit.sort_key)
         return (h for h in merged if floor is None or level_rank(h.rule.level) >= floor)
 
     def new(hit: Hit) -> bool:

@@ -4,7 +4,7 @@ only what correlation reads, and ``search_text`` shows every field value."""
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -44,3 +44,18 @@ def test_reduced_hit_keeps_only_the_named_fields_and_no_text() -> None:
 ])
 def test_search_text_joins_raw_and_every_value(fields: dict[str, object], expected: str) -> None:
     assert search_text("raw", fields) == expected
+
+
+def test_sort_key_orders_by_instant_as_utc_iso_text_would() -> None:
+    east = timezone(timedelta(hours=2))
+    stamps = [None, datetime(2024, 2, 4, 6, 25, 4, tzinfo=timezone.utc),
+              datetime(2024, 2, 4, 8, 25, 4, 1, tzinfo=east),  # one µs later, written in +02:00
+              datetime(2024, 2, 4, 6, 25, 4, 999999, tzinfo=timezone.utc),
+              datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc),
+              datetime(2199, 12, 31, 23, 59, 59, 999998, tzinfo=timezone.utc),
+              datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)]
+    hits = [Hit(RULE, ts, "auth.log", 1, (), {}, "") for ts in reversed(stamps)]
+    by_text = sorted(hits, key=lambda h: h.timestamp.astimezone(timezone.utc).isoformat()
+                     if h.timestamp else "")
+    assert sorted(hits, key=Hit.sort_key) == by_text
+    assert len({h.sort_key() for h in hits}) == len(hits)

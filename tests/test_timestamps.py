@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from scanner.errors import UsageError
-from scanner.normalize.timestamps import parse_time, parse_tz, rfc3164_month
+from scanner.normalize.timestamps import parse_time, parse_tz
 
 UTC = timezone.utc
 PLUS2 = timezone(timedelta(hours=2))
@@ -65,11 +65,3 @@ def test_parse_tz(text: str | None, offset: timedelta) -> None:
 def test_unknown_zone_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="Mars/Olympus"):
         parse_tz("Mars/Olympus")
-
-
-@pytest.mark.parametrize(("text", "month"), [
-    ("Dec 30 12:14:13 host sshd[1]: x", 12), ("Jan  2 00:00:00 host", 1),
-    ("2024-02-11T06:25:01Z host", None), ("garbage", None),
-])
-def test_rfc3164_month(text: str, month: int | None) -> None:
-    assert rfc3164_month(text) == month

@@ -4,6 +4,7 @@ chunked month scan (with the rollovers before each part's cut) against a per-lin
 from __future__ import annotations
 
 import gzip
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -13,13 +14,27 @@ import pytest
 from conftest import FIXTURES
 from scanner.errors import Problems
 from scanner.model import SourceFile
-from scanner.normalize.timestamps import rfc3164_month
+from scanner.normalize.timestamps import MONTHS
 from scanner.normalize.year import (MonthSpan, YearTracker, assign_years, is_rollover, scan_months,
                                     scan_years)
 from scanner.sources.open import iter_chunks, iter_lines
 
 UTC = timezone.utc
 CHUNK_SIZES = (64, 4096, 1 << 20)  # bytes read at a time: chunks end at many different lines
+
+
+def rfc3164_month(text: str) -> int | None:
+    """The month (1–12) of a text starting with a ``Dec 30 12:14:13`` stamp, else ``None``."""
+    match = re.match(r"([A-Za-z]{3}) +\d{1,2} \d\d:\d\d:\d\d", text)
+    return MONTHS.get(match.group(1).lower()) if match else None
+
+
+@pytest.mark.parametrize(("text", "month"), [
+    ("Dec 30 12:14:13 host sshd[1]: x", 12), ("Jan  2 00:00:00 host", 1),
+    ("2024-02-11T06:25:01Z host", None), ("garbage", None),
+])
+def test_reference_month_reader(text: str, month: int | None) -> None:
+    assert rfc3164_month(text) == month
 
 
 def months_per_line(lines: Iterable[str], cuts: Iterable[int] = ()) -> MonthSpan:

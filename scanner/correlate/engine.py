@@ -25,7 +25,7 @@ from scanner.model import CorrelationSpec, Hit
 
 __all__ = ["correlate", "fields_read", "plan"]
 
-Ready = tuple[float, tuple[str, str, int, str], int, Hit]  # (epoch, sort key, tie, hit)
+Ready = tuple[float, tuple[float, str, int, str], int, Hit]  # (epoch, sort key, tie, hit)
 _ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
 
 

@@ -22,7 +22,6 @@ TimeResult = tuple[datetime | None, str | None]
 MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _RFC3164 = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?$")
-_RFC3164_START = re.compile(r"([A-Za-z]{3}) +\d{1,2} \d\d:\d\d:\d\d")
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
 FORMATS = ("rfc3164", "iso8601", "syslog", "clf", "epoch")
@@ -48,12 +47,6 @@ def parse_tz(text: str | None) -> tzinfo:
 def is_known_format(name: str) -> bool:
     """Whether ``name`` is a named time format or a ``strptime:`` pattern."""
     return name in FORMATS or name.startswith("strptime:")
-
-
-def rfc3164_month(text: str) -> int | None:
-    """The month (1–12) of a text starting with a ``Dec 30 12:14:13`` stamp, else ``None``."""
-    match = _RFC3164_START.match(text)
-    return MONTHS.get(match.group(1).lower()) if match else None
 
 
 def parse_time(text: str, fmt: str, tz: tzinfo, year_of: YearOf | None = None) -> TimeResult:
