@@ -34,7 +34,7 @@ from scanner.normalize.grammars import load_grammar
 from scanner.normalize.records import assemble
 from scanner.normalize.routes import Choice, Route
 from scanner.normalize.timestamps import MONTHS, parse_time
-from scanner.normalize.year import YearTracker
+from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
 Wanted = Callable[[str], bool]
@@ -47,8 +47,7 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
               *(f"local{i}" for i in range(8)))
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 YEARLESS = ("rfc3164", "syslog")  # time formats whose stamps need the file's year
-# The month of a record's year-less stamp (an optional <PRI> first), as year.scan_months reads it.
-from scanner.normalize.year import STAMP_MONTH as _STAMP_MONTH  # noqa: E402
+MONTH_NAMES = tuple(MONTHS)  # lower-case, January first
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
@@ -157,9 +156,14 @@ class _Events:
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
-        stamp = _STAMP_MONTH.match(text) if self.yearless else None
+        stamp = STAMP_MONTH.match(text) if self.yearless else None
         if stamp is not None:
             self.see_months((stamp.group("month"),))
+
+    def month_name(self) -> str | None:
+        """The lower-case name of the month of the last stamp seen, if any."""
+        month = self.tracker.month
+        return None if month is None else MONTH_NAMES[month - 1]
 
     def see_months(self, names: Iterable[str]) -> None:
         """Advance the year by a run of stamp month names, in file order."""
@@ -267,8 +271,8 @@ class _Units:
         self._route, self._events, self._finder = route, events, finder
         self._grouped = route.records == "continued"
         start = route.record_start
-        lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
-        self._months = re.compile(f"(?m)^{lookahead}{_STAMP_MONTH.pattern}")
+        self._lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
+        self._first_month = re.compile(f"{self._lookahead}{STAMP_MONTH.pattern}")
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
@@ -299,8 +303,19 @@ class _Units:
         return start, end
 
     def _see_months(self, text: str, start: int, end: int) -> None:
-        if self._events.yearless:
-            self._events.see_months(m.group("month") for m in self._months.finditer(text, start, end))
+        """Advance the year by the stamps of the records in ``text[start:end]`` (``start``: a
+        line start); only a stamp in another month than the last one costs Python work."""
+        events = self._events
+        if not events.yearless:
+            return
+        first = self._first_month.match(text, start, end)
+        if first is not None:
+            events.see_months((first.group("month"),))
+        pos = start
+        while (stamp := next_other_stamp(events.month_name(), self._lookahead).search(
+                text, pos, end)) is not None:
+            events.see_months((stamp.group("month"),))
+            pos = stamp.end()
 
     def events(self, text: str, first: int) -> Iterator[Event]:
         """Events of the candidate records of ``text``, whole lines starting at line ``first``."""
@@ -316,8 +331,7 @@ class _Units:
         while (found := self._finder.next_at(data, byte)) >= 0:
             pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
             start, end = self._group(text, pos)
-            if self._events.yearless:
-                self._see_months(text, done, start)
+            self._see_months(text, done, start)
             line += text.count("\n", done, start)
             record = text[start:end - 1]
             if "\n" in record or not record.strip():  # several lines (or a blank one)

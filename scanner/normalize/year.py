@@ -76,6 +76,11 @@ class YearTracker:
         self._year = start_year
         self._month: int | None = None
 
+    @property
+    def month(self) -> int | None:
+        """The month of the last stamp seen (``None`` before the first)."""
+        return self._month
+
     def year_for(self, month: int) -> int:
         """The year of the next stamp, in ``month``; a rollover advances the year."""
         if self._month is not None and is_rollover(self._month, month):
@@ -114,7 +119,7 @@ class _MonthScan:
         stamp = STAMP_MONTH.match(text, pos, end)
         if stamp is not None:
             self._see(stamp.group("month"))
-        while (stamp := _next_other(self._skip).search(text, pos, end)) is not None:
+        while (stamp := next_other_stamp(self._skip).search(text, pos, end)) is not None:
             self._see(stamp.group("month"))
             pos = stamp.end()
 
@@ -136,10 +141,12 @@ class _MonthScan:
 
 
 @lru_cache(maxsize=None)
-def _next_other(month: str | None) -> re.Pattern[str]:
-    """The next line start (after ``pos``) with a stamp not in ``month`` (any, when ``None``)."""
+def next_other_stamp(month: str | None, lookahead: str = "") -> re.Pattern[str]:
+    """The next line start (found as the newline before it) whose text passes ``lookahead`` and
+    starts with a stamp not in ``month`` (any month, when ``None``): searching with it skips
+    the lines of the current month without Python work."""
     skip = f"(?!(?i:{re.escape(month)}))" if month else ""
-    return re.compile(f"\n{_PRI}{skip}{_MONTH_STAMP}")
+    return re.compile(f"\n{lookahead}{_PRI}{skip}{_MONTH_STAMP}")
 
 
 def _line_offset(text: str, pos: int, lines: int) -> int:
