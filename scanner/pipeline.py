@@ -10,7 +10,8 @@ problems. With ``--jobs`` above 1, a big plain file on the chunk path is cut int
 parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less
 one's parts each starting in the year of its first stamp; the results of a file's
 parts are merged back into one (its counts, problems and stream-integrity watch).
-The main process merges results in a fixed order, correlates, filters, and renders,
+The costliest units start first; the main process merges results as they finish
+(files listed in unit order), correlates, filters, and renders,
 streaming the merged runs (one pass over every hit to correlate, which also keeps the
 shown ones; a pass over those to count, one to write), so the output is
 byte-identical whatever ``--jobs`` is and memory stays bounded whatever the number of
@@ -24,9 +25,9 @@ import argparse
 import heapq
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter
 from contextlib import closing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import islice
@@ -59,6 +60,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TOP_RULES = 10
 # Problem kinds that --strict turns into a failed run: unreadable or damaged input, skipped rules.
 STRICT_KINDS = ("source", "rule")
+COMPRESSION_GUESS = 8  # how many times its size a compressed log holds, for scheduling only
 SPLIT_BYTES = 4 << 20  # plain files are cut into parts of at least this size (bench figures: issue 6)
 
 
@@ -76,6 +78,11 @@ class WorkUnit:
     def size(self) -> int:
         """The bytes this unit reads (before decompression)."""
         return (self.span.end if self.span.end is not None else self.file.size) - self.span.start
+
+    @property
+    def cost(self) -> int:
+        """The work this unit is expected to take, in bytes of text."""
+        return self.size * (COMPRESSION_GUESS if self.file.compression else 1)
 
 
 @dataclass(slots=True)
@@ -189,31 +196,38 @@ def _scan_in_worker(unit: WorkUnit) -> UnitResult:
 
 
 def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
-              jobs: int, progress: Progress) -> Iterator[UnitResult]:
-    """Scan every unit, in ``jobs`` processes when more than one; results in unit order.
+              jobs: int, progress: Progress) -> Iterator[tuple[int, UnitResult]]:
+    """Scan every unit, in ``jobs`` processes when more than one; ``(unit index, result)``
+    pairs as units finish.
 
-    At most ``2 * jobs`` units are in flight, so finished results never pile up while
-    an earlier unit is still being scanned. Workers spill hits where this process does.
+    The costliest units start first (:attr:`WorkUnit.cost`), so a big compressed member
+    never runs alone at the end while the other workers idle, and a finished unit makes
+    room for the next at once: at most ``2 * jobs`` units are queued or running. Workers
+    spill hits where this process does, so a result is a small handle.
     """
     if jobs <= 1 or len(units) <= 1:
         worker = Worker(compiled, options)
-        results: Iterable[UnitResult] = map(worker.scan, units)
-        for result in results:
+        for index, unit in enumerate(units):
+            result = worker.scan(unit)
             progress.advance(result.stats.bytes, result.stats.lines)
-            yield result
+            yield index, result
         return
     with ProcessPoolExecutor(max_workers=jobs, initializer=init_process,
                              initargs=(spill_directory(), _init_worker, compiled, options)) as pool:
-        waiting = iter(units)
-        pending = deque(pool.submit(_scan_in_worker, u) for u in islice(waiting, 2 * jobs))
+        waiting = iter(sorted(range(len(units)), key=lambda i: -units[i].cost))
+        running = {pool.submit(_scan_in_worker, units[i]): i for i in islice(waiting, 2 * jobs)}
         try:
-            while pending:
-                result = pending.popleft().result()
-                pending += [pool.submit(_scan_in_worker, u) for u in islice(waiting, 1)]
-                progress.advance(result.stats.bytes, result.stats.lines)
-                yield result
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = running.pop(future)
+                    result = future.result()
+                    running.update((pool.submit(_scan_in_worker, units[i]), i)
+                                   for i in islice(waiting, 1))
+                    progress.advance(result.stats.bytes, result.stats.lines)
+                    yield index, result
         finally:
-            for future in pending:
+            for future in running:
                 future.cancel()
 
 
@@ -275,42 +289,54 @@ def file_parts(file: SourceFile, choice: Choice, jobs: int) -> list[ByteRange]:
         return [WHOLE]
 
 
-def merge_results(results: Iterable[UnitResult], scan: Scan, compiled: CompiledRules,
-                  options: WorkerOptions) -> Runs:
-    """All hits of all files, plus those of the checks across rotation members, sorted."""
+def merge_results(units: Sequence[WorkUnit], results: Iterable[tuple[int, UnitResult]],
+                  scan: Scan, compiled: CompiledRules, options: WorkerOptions) -> Runs:
+    """All hits of all files, plus those of the checks across rotation members, sorted.
+
+    Results come in any order: hits are taken as they come (equal sort keys only occur
+    within one unit), a file's counts, problems and watch once all its parts are in, and
+    the files are listed in unit order, so the run is the same whatever finished first.
+    """
     hits = RunWriter()
-    spans: dict[str, Span] = {}
+    expected = Counter(unit.file.source for unit in units)
+    waiting: dict[str, list[tuple[int, UnitResult]]] = {}
+    files: list[tuple[int, FileResult]] = []
     anomalies: list[Event] = []
-    for parts in _by_file(results):
-        result = join_parts(parts, anomalies)
+    for index, result in results:
         hits.add(result.hits)
-        scan.stats.append(result.stats)
-        scan.problems.extend(result.problems)
-        if result.span[2]:
-            spans[result.stats.source] = result.span
+        parts = waiting.setdefault(result.stats.source, [])
+        parts.append((index, result))
+        if len(parts) == expected[result.stats.source]:
+            del waiting[result.stats.source]
+            parts.sort(key=lambda part: part[0])
+            files.append((parts[0][0], join_parts([r for _, r in parts], anomalies)))
+    spans: dict[str, Span] = {}
+    for _, file in sorted(files, key=lambda item: item[0]):
+        scan.stats.append(file.stats)
+        scan.problems.extend(file.problems)
+        if file.span[2]:
+            spans[file.stats.source] = file.span
     anomalies += chain_anomalies(scan.chains, spans)
     if anomalies:  # rare: only then is a matcher compiled in the main process
         hits.extend(Worker(compiled, options).scan_events((INTEGRITY,), anomalies))
     return hits.close()
 
 
-def _by_file(results: Iterable[UnitResult]) -> Iterator[list[UnitResult]]:
-    """Results grouped by file: a whole file alone, a file's parts together."""
-    group: list[UnitResult] = []
-    for result in results:
-        if group and (result.part is None or result.part.span.start == 0):
-            yield group
-            group = []
-        group.append(result)
-    if group:
-        yield group
+@dataclass(slots=True)
+class FileResult:
+    """What the main process keeps of a file once its parts are in (its hits go on at once)."""
+
+    stats: FileStats
+    problems: list[Problem]
+    span: Span
 
 
-def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> UnitResult:
-    """One file's result from the results of its parts (in file order); the stream-integrity
-    events of the joined watch go to ``anomalies``, to be matched in the main process."""
+def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResult:
+    """One file's counts, problems and span from the results of its parts (in file order);
+    the stream-integrity events of the joined watch go to ``anomalies``, to be matched in
+    the main process."""
     if len(parts) == 1 and parts[0].part is None:
-        return parts[0]
+        return FileResult(parts[0].stats, parts[0].problems, parts[0].span)
     stats = FileStats(parts[0].stats.source, parts[0].stats.format)
     for part in parts:
         for name in ("lines", "parsed", "unparsed", "skipped", "bytes"):
@@ -320,11 +346,7 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> UnitResul
     for other in later:
         watch.absorb(other)
     anomalies += watch.anomalies()
-    hits = RunWriter()
-    for part in parts:
-        hits.add(part.hits)
-    return UnitResult(hits.close(), stats,
-                      merge_part_problems(p for part in parts for p in part.problems),
+    return FileResult(stats, merge_part_problems(p for part in parts for p in part.problems),
                       (watch.first, watch.last, watch.stamped))
 
 
@@ -425,7 +447,7 @@ def run_scan(config: ScanConfig) -> int:
     with spill_space():  # hits beyond a bound wait on disk, never in the scanned tree
         try:
             with closing(run_units(units, compiled, options, config.jobs, progress)) as results:
-                hits = merge_results(results, scan, compiled, options)
+                hits = merge_results(units, results, scan, compiled, options)
         finally:
             progress.close()
         shown, tally = select_hits(hits, compiled, scan)

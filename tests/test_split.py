@@ -211,6 +211,17 @@ def test_compressed_and_single_job_files_are_never_split(tmp_path: Path, small_s
     assert all(len(units) == 1 for units in units_of(tree, 1).values())
 
 
+def test_a_compressed_member_is_scheduled_by_the_text_it_holds(tmp_path: Path) -> None:
+    tree = tmp_path / "log"
+    tree.mkdir()
+    sshd_log(tree / "auth.log")
+    packed = gzip.compress((tree / "auth.log").read_bytes())
+    (tree / "auth.log.1.gz").write_bytes(packed)
+    units = {source: whole for source, (whole,) in units_of(tree, 1).items()}
+    assert units["auth.log.1.gz"].cost == len(packed) * pipeline.COMPRESSION_GUESS
+    assert units["auth.log"].cost == units["auth.log"].size
+
+
 def test_line_defects_of_parts_merge_into_one_problem_per_kind() -> None:
     label = "line(s) with invalid UTF-8 (kept with \\x escapes)"
     parts = [Problem("source", Location("auth.log", 7), f"2 {label}, first at line 7"),
