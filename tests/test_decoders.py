@@ -97,9 +97,36 @@ TIME_CASES = [
      {"time": "2024-01-02 03:04:05+05:30", "tz": "+0530"}),
     ("time_zone", {"time": "2024-01-02 03:04:05", "tz": "-03"},
      {"time": "2024-01-02 03:04:05-03:00", "tz": "-03"}),
-    ("time_zone", {"time": "2024-01-02 03:04:05", "tz": "CEST"},
-     {"time": "2024-01-02 03:04:05", "tz": "CEST"}),
+    ("time_zone", {"time": "2024-07-02 03:04:05", "tz": "CEST"},
+     {"time": "2024-07-02 03:04:05+02:00", "tz": "CEST"}),
+    ("time_zone", {"time": "2024-07-02 03:04:05.5", "tz": "PDT"},
+     {"time": "2024-07-02 03:04:05.5-07:00", "tz": "PDT"}),
+    ("time_zone", {"time": "2024-01-02 03:04:05", "tz": "ACST"},
+     {"time": "2024-01-02 03:04:05+09:30", "tz": "ACST"}),
+    ("time_zone", {"time": "2024-01-02 03:04:05", "tz": "CST"},  # US, China or Cuba: --tz decides
+     {"time": "2024-01-02 03:04:05", "tz": "CST"}),
+    ("time_zone", {"time": "2024-01-02 03:04:05", "tz": "cest"},  # not as PostgreSQL writes it
+     {"time": "2024-01-02 03:04:05", "tz": "cest"}),
 ]
+
+
+def test_zone_abbreviations_agree_with_the_tz_database() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    from scanner.normalize.decoders import _ZONE_OFFSETS
+    zones = ["Europe/Lisbon", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Africa/Johannesburg",
+             "Asia/Karachi", "Asia/Jakarta", "Asia/Hong_Kong", "Australia/Perth", "Asia/Tokyo",
+             "Asia/Seoul", "Australia/Adelaide", "Australia/Sydney", "Pacific/Auckland",
+             "America/New_York", "America/Denver", "America/Los_Angeles", "America/Anchorage",
+             "Pacific/Honolulu", "America/Adak", "America/Phoenix"]
+    seen: dict[str, set[str]] = {}
+    for zone in zones:
+        for month in (1, 7):
+            stamp = datetime(2024, month, 15, 12, tzinfo=ZoneInfo(zone))
+            offset = stamp.strftime("%z")
+            seen.setdefault(stamp.tzname() or "", set()).add(f"{offset[:3]}:{offset[3:]}")
+    assert {name: offsets for name, offsets in seen.items() if name in _ZONE_OFFSETS} == {
+        name: {offset} for name, offset in _ZONE_OFFSETS.items()}
 
 
 @pytest.mark.parametrize(("name", "fields", "expected"), TIME_CASES)

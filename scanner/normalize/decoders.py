@@ -159,6 +159,17 @@ def apt_block(fields: Fields) -> Fields:
 
 _CTIME_FORMATS = ("%a %b %d %H:%M:%S.%f %Y", "%a %b %d %H:%M:%S %Y")
 _UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
+# Zone abbreviations that name one offset in today's tz database (what PostgreSQL prints
+# for its log_timezone). Left out as ambiguous: CST, CDT, IST, BST, AST, ADT, SST and PST
+# (US Pacific, and the Philippines' +08).
+_ZONE_OFFSETS = {
+    "WET": "+00:00", "WEST": "+01:00", "CET": "+01:00", "CEST": "+02:00", "EET": "+02:00",
+    "EEST": "+03:00", "MSK": "+03:00", "SAST": "+02:00", "PKT": "+05:00", "WIB": "+07:00",
+    "HKT": "+08:00", "AWST": "+08:00", "JST": "+09:00", "KST": "+09:00", "ACST": "+09:30",
+    "ACDT": "+10:30", "AEST": "+10:00", "AEDT": "+11:00", "NZST": "+12:00", "NZDT": "+13:00",
+    "EST": "-05:00", "EDT": "-04:00", "MST": "-07:00", "MDT": "-06:00", "PDT": "-07:00",
+    "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00", "HDT": "-09:00",
+}
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)?")
 
 
@@ -174,16 +185,19 @@ def ctime_time(fields: Fields) -> Fields:
 
 
 def time_zone(fields: Fields) -> Fields:
-    """Append the ``tz`` field to an ISO ``time`` when it is UTC/GMT or a numeric offset.
+    """Append the ``tz`` field to an ISO ``time`` when it is UTC/GMT, a numeric offset or a
+    zone abbreviation naming one offset (``CEST`` → ``+02:00``).
 
-    Zone abbreviations such as ``PDT`` or ``CEST`` are ambiguous: ``time`` stays
-    naive (read in ``--tz``) and ``tz`` keeps the abbreviation.
+    An ambiguous or unknown abbreviation (``CST``, ``IST``…) leaves ``time`` naive (read
+    in ``--tz``); ``tz`` always keeps what the log wrote.
     """
     zone, text = fields.get("tz"), fields.get("time")
     if not zone or not text:
         return fields
     if zone.upper() in _UTC_NAMES:
         return fields | {"time": f"{text}+00:00"}
+    if zone in _ZONE_OFFSETS:
+        return fields | {"time": f"{text}{_ZONE_OFFSETS[zone]}"}
     offset = _OFFSET.fullmatch(zone)
     if offset:
         sign, hours, minutes = offset.groups()
