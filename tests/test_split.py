@@ -15,6 +15,7 @@ import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -118,20 +119,21 @@ def yearless_log(path: Path) -> None:
     os.utime(path, (written, written))
 
 
+def tree_with_auth_log(tree: Path, write: Callable[[Path], None]) -> Path:
+    """``tree`` made, holding an ``auth.log`` that ``write`` writes."""
+    tree.mkdir()
+    write(tree / "auth.log")
+    return tree
+
+
 @pytest.fixture()
 def yearless(tmp_path: Path) -> Path:
-    tree = tmp_path / "yearless"
-    tree.mkdir()
-    yearless_log(tree / "auth.log")
-    return tree
+    return tree_with_auth_log(tmp_path / "yearless", yearless_log)
 
 
 @pytest.fixture()
 def generated(tmp_path: Path) -> Path:
-    tree = tmp_path / "log"
-    tree.mkdir()
-    sshd_log(tree / "auth.log")
-    return tree
+    return tree_with_auth_log(tmp_path / "log", sshd_log)
 
 
 @pytest.fixture()
