@@ -82,8 +82,7 @@ def _rfc3164(text: str, tz: tzinfo, year_of: YearOf | None) -> TimeResult:
 
 def _iso_compatible(text: str) -> str:
     # fromisoformat (3.11+) takes most of RFC 3339; trim sub-microsecond digits it rejects.
-    text = text.strip()
-    return text if _LONG_FRACTION.search(text) is None else _LONG_FRACTION.sub(r"\1", text)
+    return _LONG_FRACTION.sub(r"\1", text.strip())
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:
