@@ -27,7 +27,9 @@ HTTP_CASES = [
 @pytest.mark.parametrize(("request_line", "parts"), HTTP_CASES)
 def test_http_request(request_line: str, parts: dict[str, str]) -> None:
     fields = {"client_ip": "192.0.2.1", "request": request_line}
-    assert decode(["http_request"], fields) == fields | parts
+    out = decode(["http_request"], fields)
+    assert out == fields | parts
+    assert list(out) == list(fields | parts)  # key order reaches the JSON output
 
 
 def test_http_request_without_request_field() -> None:
@@ -146,3 +148,18 @@ def test_unknown_decoders() -> None:
     assert set(DECODERS) >= {"http_request", "audit_kv", "apt_block"}
     with pytest.raises(KeyError):
         decode(["rot13"], {})
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+@pytest.mark.parametrize("fields", [
+    {"request": "GET / HTTP/1.1", "body": "type=SYSCALL msg=audit(1:2): exe=\"/bin/x\"",
+     "time": "Wed Oct 11 14:32:52 2000", "tz": "CEST"},
+    {"status": "400"},
+], ids=["decodable", "nothing-to-decode"])
+def test_decode_gives_a_new_dict_and_leaves_its_input_alone(name: str,
+                                                            fields: dict[str, str]) -> None:
+    before = dict(fields)
+    DECODERS[name](fields)
+    assert fields == before
+    out = decode([name], fields)
+    assert out is not fields and fields == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import cache
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,11 @@ MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _RFC3164 = re.compile(r"([A-Za-z]{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?$")
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+# The CLF stamps nginx and Apache write (10/Oct/2000:13:55:36 -0700), ASCII only: anything
+# else goes to strptime, whose acceptance rules stay the reference (see _clf).
+_CLF = re.compile(r"([0-9]{2})/([A-Za-z]{3})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([0-9]{2}) "
+                  r"([+-])([0-9]{2})([0-5][0-9])")
+_CLF_STRPTIME = "%d/%b/%Y:%H:%M:%S %z"
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
 FORMATS = ("rfc3164", "iso8601", "syslog", "clf", "epoch")
 
@@ -55,9 +61,9 @@ def parse_time(text: str, fmt: str, tz: tzinfo, year_of: YearOf | None = None) -
         if fmt == "rfc3164" or (fmt == "syslog" and not text[:1].isdigit()):
             return _rfc3164(text, tz, year_of)
         if fmt in ("iso8601", "syslog"):
-            return _aware(datetime.fromisoformat(_iso_compatible(text)), tz), None
+            return _aware(_iso(text), tz), None
         if fmt == "clf":
-            return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z"), None
+            return _clf(text), None
         if fmt == "epoch":
             return datetime.fromtimestamp(float(text), timezone.utc), None
         if fmt.startswith("strptime:"):
@@ -75,20 +81,48 @@ def _rfc3164(text: str, tz: tzinfo, year_of: YearOf | None) -> TimeResult:
     if year_of is None:
         return None, "year-less time and no year inferred"
     _, day, hour, minute, second, fraction = match.groups()
-    micro = int((fraction or "0").ljust(6, "0"))
-    stamp = datetime(year_of(month), month, int(day), int(hour), int(minute), int(second), micro)
-    return stamp.replace(tzinfo=tz), None
+    micro = int(fraction.ljust(6, "0")) if fraction else 0
+    return datetime(year_of(month), month, int(day), int(hour), int(minute), int(second), micro,
+                    tz), None
 
 
-def _iso_compatible(text: str) -> str:
-    # fromisoformat (3.11+) takes most of RFC 3339; trim sub-microsecond digits it rejects.
-    return _LONG_FRACTION.sub(r"\1", text.strip())
+def _iso(text: str) -> datetime:
+    """``fromisoformat`` of the text, else of the text stripped with sub-microsecond digits cut.
+
+    Most stamps need neither step (3.11's ``fromisoformat`` truncates long fractions
+    itself), so the plain call comes first; the trimmed retry gives what it always gave.
+    """
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", text.strip()))
+
+
+def _clf(text: str) -> datetime:
+    """``strptime(text, "%d/%b/%Y:%H:%M:%S %z")``, several times faster for the usual form.
+
+    A text the ASCII pattern reads is built directly (``strptime`` accepts each of its
+    fields); any other text, or a field out of range, goes to ``strptime`` itself, so
+    what is accepted and what raises stay exactly ``strptime``'s.
+    """
+    match = _CLF.fullmatch(text)
+    month = MONTHS.get(match[2].lower()) if match else None
+    if match and month:
+        day, _, year, hour, minute, second, sign, off_hours, off_minutes = match.groups()
+        try:
+            return datetime(int(year), month, int(day), int(hour), int(minute), int(second), 0,
+                            _fixed_offset(sign, off_hours, off_minutes))
+        except ValueError:
+            pass
+    return datetime.strptime(text, _CLF_STRPTIME)
 
 
 def _aware(stamp: datetime, tz: tzinfo) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)
 
 
+@cache
 def _fixed_offset(sign: str, hours: str, minutes: str) -> tzinfo:
+    """The zone of a ``±HH:MM`` offset, as ``strptime``'s ``%z`` makes it (UTC for ±00:00)."""
     delta = timedelta(hours=int(hours), minutes=int(minutes))
     return timezone(-delta if sign == "-" else delta)
