@@ -20,14 +20,17 @@ finds where any of them occurs in a large lower-cased chunk of many records.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import re2
+from re2 import _re2
 
 if TYPE_CHECKING:
     from scanner.rules.load import CompiledRules
 
 Literals = frozenset[str] | None
+
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 
 MIN_LITERAL = 3
 # Tokens on (nearly) every line of common Linux and web logs (speed_probe.md: `password` and
@@ -85,23 +88,25 @@ class LiteralIndex:
         options = re2.Options()
         options.literal = True
         options.log_errors = False
-        self._set = re2.Set.SearchSet(options)
+        literal_set = re2.Set.SearchSet(options)
         for owner, literals in enumerate(literal_sets):
             for literal in sorted(literals):
                 if literal not in positions:
-                    positions[literal] = self._set.Add(literal)
+                    positions[literal] = literal_set.Add(literal)
                     self._owners.append([])
                 self._owners[positions[literal]].append(owner)
-        self._empty = not positions
-        if not self._empty:
-            self._set.Compile()
+        self._match: Callable[[bytes], list[int]] | None = None
+        if positions:
+            literal_set.Compile()
+            self._match = literal_set._set.Match  # below the wrapper: bytes in, indices out
 
     def owners(self, lowered: str) -> set[int]:
         """Indices of the literal sets of which some literal occurs in ``lowered``."""
-        if self._empty:
+        if self._match is None:
             return set()
-        found = self._set.Match(lowered.encode("utf-8", "surrogatepass"))
-        return {owner for i in found or () for owner in self._owners[i]}
+        owners = self._owners
+        return {owner for i in self._match(lowered.encode("utf-8", "surrogatepass"))
+                for owner in owners[i]}
 
 
 class LiteralFinder:
@@ -112,12 +117,14 @@ class LiteralFinder:
         options.log_errors = False
         options.max_mem = 64 << 20
         pattern = "|".join(re2.escape(literal) for literal in sorted(literals))
-        self._regex = re2.compile(pattern, options) if pattern else None
+        # The compiled RE2 object below the wrapper: one call per search, byte offsets out.
+        self._regex = re2.compile(pattern, options)._regexp if pattern else None
 
     def next_at(self, lowered: bytes, pos: int) -> int:
         """Byte offset of the first literal at or after ``pos`` in UTF-8 ``lowered``, else -1."""
-        found = self._regex.search(lowered, pos) if self._regex is not None else None
-        return found.start() if found is not None else -1
+        if self._regex is None:
+            return -1
+        return self._regex.Match(_UNANCHORED, lowered, pos, len(lowered))[0][0]
 
 
 def required_literals(compiled: CompiledRules) -> dict[str, frozenset[str] | None]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Callable
 
 from lark import Lark, Token
 from lark.exceptions import LarkError
@@ -61,6 +62,11 @@ class Grammar:
         if self._fast is not None:
             return self._fast.parse(text)
         return self.parse_with_lark(text)
+
+    @property
+    def parser(self) -> Callable[[str], tuple[str, Fields] | None]:
+        """:meth:`parse` without its dispatch, for callers that parse many texts."""
+        return self._fast.parse if self._fast is not None else self.parse_with_lark
 
     def parse_with_lark(self, text: str) -> tuple[str, Fields] | None:
         """:meth:`parse` by Lark itself, the reference the fast path is checked against."""

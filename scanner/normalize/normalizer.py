@@ -40,6 +40,8 @@ from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_line
 Wanted = Callable[[str], bool]
 Observe = Callable[[int, str], None]
 RecordTuple = tuple[int, str, "dict[str, Any] | None"]
+ParseText = Callable[[str], "tuple[str, dict[str, str]] | None"]
+_ProgramParse = tuple[tuple[LogSource, ...], tuple[ParseText, ...]]
 
 MAX_SAMPLES = 3
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -49,6 +51,7 @@ SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "deb
 YEARLESS = ("rfc3164", "syslog")  # time formats whose stamps need the file's year
 MONTH_NAMES = tuple(MONTHS)  # lower-case, January first
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
+MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
@@ -80,45 +83,63 @@ class RouteParser:
 
     def __init__(self, route: Route) -> None:
         self.route = route
-        self._grammar = load_grammar(route.grammar) if route.grammar else None
+        self._parse_record = load_grammar(route.grammar).parser if route.grammar else None
         for program in route.programs.values():  # compile now: a broken grammar is a start-up fault
             for name in program.grammars:
                 load_grammar(name)
+        self._programs: dict[str, _ProgramParse | None] = {}  # by the program name as logged
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
         """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``."""
         if fields is not None:
-            parsed = Parsed(self.route.records, dict(fields))
-        elif self._grammar is None:
+            kind, fields = self.route.records, dict(fields)
+        elif self._parse_record is None:
             return None
         else:
-            result = self._grammar.parse(text)
+            result = self._parse_record(text)
             if result is None:
                 return None
-            parsed = Parsed(*result)  # the grammar's fields are a new dict of this parse
+            kind, fields = result  # the grammar's fields are a new dict of this parse
+        logsources: tuple[LogSource, ...] = ()
         if self.route.programs:
-            parsed = self._route_program(parsed)
-        return Parsed(parsed.kind, self._finish(parsed.kind, parsed.fields), parsed.logsources)
+            kind, logsources = self._route_program(kind, fields)
+        return Parsed(kind, self._finish(kind, fields), logsources)
 
-    def _route_program(self, parsed: Parsed) -> Parsed:
-        fields = parsed.fields
+    def _route_program(self, kind: str, fields: dict[str, Any]) -> tuple[str, tuple[LogSource, ...]]:
+        """Split the PRI, unwrap a repeated message and parse it by its program's grammars
+        (into ``fields``); the record's kind and the logsources its program adds."""
         _split_pri(fields)
         message = fields.get("message", "")
         repeated = _REPEATED.match(message) if message.startswith("message repeated ") else None
         if repeated:
             message = repeated.group(2)
             fields["repeated"], fields["message"] = repeated.group(1), message
-        program = self.route.program(fields.get("program", ""))
+        program = self._program(fields.get("program", ""))
         if program is None:
-            return parsed
-        for name in program.grammars:
-            result = load_grammar(name).parse(message)
+            return kind, ()
+        logsources, parsers = program
+        for parse in parsers:
+            result = parse(message)
             if result is not None:
                 kind, extra = result
-                fields |= {k: v for k, v in extra.items() if k not in fields}
+                for key, value in extra.items():
+                    fields.setdefault(key, value)
                 fields["event"] = kind
-                return Parsed(kind, fields, program.logsources)
-        return Parsed(parsed.kind, fields, program.logsources)
+                break
+        return kind, logsources
+
+    def _program(self, name: str) -> _ProgramParse | None:
+        """The logsources and grammar parsers of program ``name`` (looked up once per name)."""
+        try:
+            return self._programs[name]
+        except KeyError:
+            pass
+        program = self.route.program(name)
+        found = None if program is None else (
+            program.logsources, tuple(load_grammar(g).parser for g in program.grammars))
+        if len(self._programs) < MAX_PROGRAMS:
+            self._programs[name] = found
+        return found
 
     def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         if self.route.decode:
@@ -144,15 +165,19 @@ class _Events:
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
-        self._sources: dict[tuple[LogSource, ...], tuple[LogSource, ...]] = {}  # by parsed's
+        # by the identity of the tuple a parse adds (a route's own, long-lived): hashing the
+        # LogSources of each event cost more; the entry holds the tuple, so its id stays its own
+        self._sources: dict[int, tuple[tuple[LogSource, ...], tuple[LogSource, ...]]] = {}
 
     def sources(self, parsed: Parsed) -> tuple[LogSource, ...]:
         """The logsources of an event: the file's, then those its parse adds (worked out once)."""
-        found = self._sources.get(parsed.logsources)
+        added = parsed.logsources
+        found = self._sources.get(id(added))
         if found is None:
-            found = self._sources[parsed.logsources] = _unique((*self.base_sources,
-                                                                *parsed.logsources))
-        return found
+            found = (added, _unique((*self.base_sources, *added)))
+            if len(self._sources) < MAX_PROGRAMS:
+                self._sources[id(added)] = found
+        return found[1]
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
@@ -273,14 +298,21 @@ class _Units:
         start = route.record_start
         self._lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
         self._first_month = re.compile(f"{self._lookahead}{STAMP_MONTH.pattern}")
+        self._last_begins: tuple[str, int, bool] = ("", -1, False)
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
         return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
 
     def begins(self, text: str, pos: int) -> bool:
-        """Whether the line at ``pos`` starts a group of ``continued`` lines."""
-        return record_begins(self._route, text[pos:text.find("\n", pos)])
+        """Whether the line at ``pos`` starts a group of ``continued`` lines (the last answer is
+        kept: the line after one candidate record is often the next one's first)."""
+        known_text, known_pos, known = self._last_begins
+        if pos == known_pos and text is known_text:
+            return known
+        known = record_begins(self._route, text[pos:text.find("\n", pos)])
+        self._last_begins = (text, pos, known)
+        return known
 
     def last_start(self, text: str) -> int:
         """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
@@ -325,6 +357,7 @@ class _Units:
             yield from self._events.of_records(_records(self._route, numbered), self.wanted)
             return
         data = lowered.encode("utf-8", "surrogatepass")
+        events = self._events
         narrow = len(data) == len(text)
         byte, char = 0, 0  # the same offset in data and in text
         done, line = 0, first  # text before ``done`` is handled; ``line`` is the number at ``done``
@@ -339,9 +372,12 @@ class _Units:
                 records = list(_records(self._route, numbered))
                 holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
                 sure = len(records) == 1 and holder.strip()  # the one record holds the literal
-                yield from self._events.of_records(records, None if sure else self.wanted)
+                yield from events.of_records(records, None if sure else self.wanted)
             else:  # the line holding the literal is a record of its own
-                yield from self._events.of_records(((line, record, None),), None)
+                events.see_year(record)
+                event = events.event(line, record, None, None)
+                if event is not None:  # always, without ``wanted``
+                    yield event
             line += text.count("\n", start, end)
             byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
             char = done = end
