@@ -14,7 +14,7 @@ import pytest
 
 from scanner.errors import Problems
 from scanner.match.matcher import Matcher, Plan
-from scanner.match.prefilter import LiteralIndex, all_of, any_of, leaf_literals, required_literals
+from scanner.match.prefilter import LiteralFinder, LiteralIndex, all_of, any_of, leaf_literals, required_literals
 from scanner.model import Event, LogSource
 from scanner.rules.load import CompiledRules, load_rules
 
@@ -59,6 +59,21 @@ def test_literal_index_finds_owners_of_literals() -> None:
     assert index.owners("nothing here") == set()
     assert index.owners("lone surrogate \udcff curl ") == {0, 1}
     assert LiteralIndex([]).owners("anything") == set()
+
+
+@pytest.mark.parametrize(("text", "pos", "expected"), [
+    (b"x curl http://a", 0, 2),
+    (b"x curl http://a curl", 3, 16),
+    (b"wget curl", 0, 0),
+    (b"nothing here", 0, -1),
+    (b"curl", 4, -1),
+    ("\u00e9 nc -e".encode(), 0, 3),  # byte offsets, past a two-byte character
+], ids=["first", "from-pos", "at-start", "none", "pos-at-end", "byte-offset"])
+def test_literal_finder_gives_the_byte_offset_of_the_next_literal(text: bytes, pos: int,
+                                                                  expected: int) -> None:
+    # Also the guard on the google-re2 binding calls the finder makes below the wrapper.
+    assert LiteralFinder({"wget ", "curl", "nc -e"}).next_at(text, pos) == expected
+    assert LiteralFinder(set()).next_at(text, pos) == -1
 
 
 def test_required_literals_by_rule_id() -> None:
