@@ -4,7 +4,8 @@
 bundled SSH rules (``sigma_rules/linux_sshd_authentication.yml``: an event_count, a
 value_count and a temporal_ordered correlation over sshd failures and logins), builds
 a deterministic, time-ordered stream of their base-rule hits the way sshd writes brute
-forces (see ``stream``; thousands of groups live in the hour-long windows), and prints,
+forces (see ``stream``; thousands of groups live in the hour-long windows), in the
+compact form and with the sort keys the pipeline gives ``correlate_keyed``, and prints,
 for each correlation alone (fed only the hits of its own rules) and for all three
 together, the median of 3 runs in hits per CPU second (``time.process_time``, so that
 other processes on a shared machine do not skew it) and the correlation hits produced.
@@ -26,16 +27,15 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from scanner.correlate.engine import correlate
+from scanner.correlate.engine import correlate_keyed
 from scanner.errors import Problems
-from scanner.model import CorrelationSpec, Hit, LogSource, RuleInfo
+from scanner.model import CorrelationSpec, Keyed, Reduced, RuleInfo
 from scanner.rules.load import load_rules
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "sigma_rules/linux_sshd_authentication.yml"
 RUNS = 3
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
-SSHD = (LogSource(product="linux", service="sshd"),)
 ATTACKERS = 32  # attacks under way at any time
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "git", "postgres", "user")
 
@@ -49,7 +49,7 @@ def bundled() -> tuple[list[CorrelationSpec], dict[str, RuleInfo]]:
     return list(compiled.correlations), {r.name: r for r in compiled.rules if r.name}
 
 
-def stream(bases: dict[str, RuleInfo], count: int, clients: int, seed: int = 7) -> list[Hit]:
+def stream(bases: dict[str, RuleInfo], count: int, clients: int, seed: int = 7) -> list[Keyed]:
     """``count`` time-ordered base-rule hits of brute-force attacks, ``ATTACKERS`` at a time.
 
     Each attack comes from one of ``clients`` addresses and makes 10-50 attempts 0.5-3 s
@@ -63,7 +63,7 @@ def stream(bases: dict[str, RuleInfo], count: int, clients: int, seed: int = 7) 
     accepted = bases["logsigma_sshd_login_accepted"]
     attacks = [(rng.uniform(0, 3), rng.randrange(clients), rng.randint(10, 50))
                for _ in range(ATTACKERS)]
-    hits: list[Hit] = []
+    hits: list[Reduced] = []
     while len(hits) < count:
         heapq.heapify(attacks)
         second, client, left = heapq.heappop(attacks)
@@ -81,22 +81,21 @@ def stream(bases: dict[str, RuleInfo], count: int, clients: int, seed: int = 7) 
             hits.append(_hit(accepted, when + timedelta(seconds=1), line + 2,
                              {"user": user, "src_ip": ip}))
         attacks.append((second, rng.randrange(clients), rng.randint(10, 50)))
-    return sorted(hits[:count], key=Hit.sort_key)
+    return sorted(((hit.sort_key(), hit) for hit in hits[:count]), key=lambda pair: pair[0])
 
 
-def _hit(rule: RuleInfo, when: datetime, line: int, fields: dict[str, str]) -> Hit:
-    return Hit(rule=rule, timestamp=when, source="auth.log", line=line, logsource=SSHD,
-               fields=fields, raw="")
+def _hit(rule: RuleInfo, when: datetime, line: int, fields: dict[str, str]) -> Reduced:
+    return Reduced(rule, when, "auth.log", line, fields)
 
 
-def run_once(hits: list[Hit], specs: list[CorrelationSpec]) -> tuple[float, int]:
-    """Seconds for one full ``correlate()`` pass and the correlation hits it yields."""
+def run_once(hits: list[Keyed], specs: list[CorrelationSpec]) -> tuple[float, int]:
+    """Seconds for one full ``correlate_keyed()`` pass and the correlation hits it yields."""
     start = time.process_time()
-    produced = sum(1 for _ in correlate(hits, specs, Problems()))
+    produced = sum(1 for _ in correlate_keyed(hits, specs, Problems()))
     return time.process_time() - start, produced
 
 
-def rate(hits: list[Hit], specs: list[CorrelationSpec]) -> list[object]:
+def rate(hits: list[Keyed], specs: list[CorrelationSpec]) -> list[object]:
     """A table row: the correlation types, hits, median hits per CPU second, outputs."""
     runs = [run_once(hits, specs) for _ in range(RUNS)]
     median = statistics.median(seconds for seconds, _ in runs)
@@ -118,7 +117,7 @@ def main() -> None:
         profiler.runcall(run_once, hits, specs)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return
-    rows = [rate([h for h in hits if h.rule.id in spec.rules], [spec]) for spec in specs]
+    rows = [rate([k for k in hits if k[1].rule.id in spec.rules], [spec]) for spec in specs]
     rows.append(rate(hits, specs))
     print(f"{args.clients:,} client addresses, {ATTACKERS} attacks at a time, "
           f"median of {RUNS} runs")

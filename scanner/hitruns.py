@@ -1,14 +1,16 @@
 """Hits in sorted runs: bounded memory, spilled to a private temp directory past a bound.
 
 A :class:`RunWriter` takes hits in any order and holds at most :data:`BATCH_HITS` of them;
-each full batch is sorted (stably) by ``Hit.sort_key`` and appended as one run to the
-writer's file in the spill directory. :meth:`RunWriter.close` returns :class:`Runs`, the
-runs on disk plus the sorted in-memory tail: small, picklable handles, so a worker process
-returns them instead of its hits, and a small result never touches the disk. Iterating
-``Runs`` merges its runs lazily, one frame of :data:`FRAME_HITS` hits per run at a time,
+each hit travels with its ``Hit.sort_key``, computed once when it is added (a
+``model.Keyed`` pair), so no later sort or merge calls it again. Each full batch is sorted
+(stably) by key and written as one run, a file of its own in the spill directory.
+:meth:`RunWriter.close` returns :class:`Runs`, the runs on disk plus the sorted in-memory
+tail: small, picklable handles, so a worker process returns them instead of its hits, and
+a small result never touches the disk. Iterating ``Runs`` (or :meth:`Runs.keyed`, for the
+pairs) merges its runs lazily, one frame of :data:`FRAME_HITS` hits per run at a time,
 into ``sort_key`` order; equal keys come in the order the hits were added. A writer that
-gathers more than :data:`MAX_RUNS` runs merges them into one, so a merge never holds more
-than that many frames or open files.
+gathers more than :data:`MAX_RUNS` runs merges the smallest neighbouring ones (see
+``RunWriter._compact``), so a merge never holds more than that many frames or open files.
 
 A process spills only after :func:`use_directory` named its directory (without one a
 writer keeps every hit in memory). :func:`spill_space` makes that directory with
@@ -29,15 +31,20 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from scanner.errors import LogsigmaError, Location
-from scanner.model import Hit
+from scanner.model import AnyHit, Hit, Keyed
 
 BATCH_HITS = 5_000  # hits a writer holds before it spills a run
-FRAME_HITS = 128  # hits per pickle frame: what a merge holds per run
-MAX_RUNS = 32  # runs a writer keeps before merging them into one
+FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
+FRAME_CHARS = 1 << 16  # raw text per pickle frame, about: long lines make shorter frames
+MAX_RUNS = 128  # runs a writer keeps before merging some (a merge opens them all at once)
+
+_KEY = itemgetter(0)  # the sort key of a Keyed pair
+_HIT = itemgetter(1)  # the hit of a Keyed pair
 
 _directory: Path | None = None  # where this process spills; None: never
 
@@ -90,15 +97,13 @@ def init_process(path: Path | None, init: Callable[..., None], *args: Any) -> No
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One sorted run on disk: ``frames`` pickled lists of hits from byte ``offset``."""
+    """One sorted run on disk: the file ``path`` of ``frames`` pickled lists of keyed hits."""
 
     path: Path
-    offset: int
     frames: int
 
-    def __iter__(self) -> Iterator[Hit]:
+    def __iter__(self) -> Iterator[Keyed]:
         with self.path.open("rb") as stream:
-            stream.seek(self.offset)
             for _ in range(self.frames):
                 yield from pickle.load(stream)
 
@@ -108,17 +113,21 @@ class Runs:
     """A writer's hits: sorted runs on disk, then the sorted tail kept in memory."""
 
     disk: tuple[Run, ...] = ()
-    memory: list[Hit] = field(default_factory=list)
+    memory: list[Keyed] = field(default_factory=list)
     count: int = 0
 
     def __len__(self) -> int:
         return self.count
 
-    def __iter__(self) -> Iterator[Hit]:
+    def __iter__(self) -> Iterator[AnyHit]:
         """Every hit in ``sort_key`` order; equal keys in the order they were added."""
+        return map(_HIT, self.keyed())
+
+    def keyed(self) -> Iterator[Keyed]:
+        """Every hit with its sort key, in the order of :meth:`__iter__`."""
         if not self.disk:
             return iter(self.memory)
-        return heapq.merge(*self.disk, self.memory, key=Hit.sort_key)
+        return heapq.merge(*self.disk, self.memory, key=_KEY)
 
 
 class RunWriter:
@@ -126,21 +135,29 @@ class RunWriter:
 
     def __init__(self) -> None:
         self._directory = _directory
-        self._batch: list[Hit] = []
+        self._batch: list[Keyed] = []
         self._disk: list[Run] = []
         self._count = 0
-        self._file: Path | None = None  # this writer's own runs go here
 
-    def append(self, hit: Hit) -> None:
-        """Add a hit, spilling a sorted run when the batch is full."""
-        self._batch.append(hit)
+    def append(self, hit: AnyHit) -> None:
+        """Add a hit."""
+        self.append_keyed((hit.sort_key(), hit))
+
+    def append_keyed(self, keyed: Keyed) -> None:
+        """Add a hit with its sort key, spilling a sorted run when the batch is full."""
+        self._batch.append(keyed)
         if len(self._batch) >= BATCH_HITS and self._directory is not None:
             self._spill()
 
-    def extend(self, hits: Iterable[Hit]) -> None:
+    def extend(self, hits: Iterable[AnyHit]) -> None:
         """Add hits."""
         for hit in hits:
-            self.append(hit)
+            self.append_keyed((hit.sort_key(), hit))
+
+    def extend_keyed(self, pairs: Iterable[Keyed]) -> None:
+        """Add hits with their sort keys."""
+        for keyed in pairs:
+            self.append_keyed(keyed)
 
     def add(self, runs: Runs) -> None:
         """Add the hits of another writer, after (on equal keys) those added so far; this
@@ -151,58 +168,73 @@ class RunWriter:
             self._disk += runs.disk
             self._count += runs.count - len(runs.memory)
             self._compact()
-        self.extend(runs.memory)
+        self.extend_keyed(runs.memory)
 
     def close(self) -> Runs:
-        """The hits added, as runs; the writer must not be used afterwards."""
-        self._batch.sort(key=Hit.sort_key)
+        """The hits added, as runs; the writer must not be used afterwards. A writer that
+        spilled spills its tail too, so whoever adds its runs reads them from disk as they
+        are, rather than batching and writing them again."""
+        if self._disk and self._batch:
+            self._spill()
+        self._batch.sort(key=_KEY)
         runs = Runs(tuple(self._disk), self._batch, self._count + len(self._batch))
         self._batch, self._disk = [], []
         return runs
 
     def _spill(self) -> None:
-        self._batch.sort(key=Hit.sort_key)
+        self._batch.sort(key=_KEY)
         self._count += len(self._batch)
         self._disk.append(self._write(self._batch))
         self._batch = []
         self._compact()
 
     def _compact(self) -> None:
-        """Merge the runs into one when there are more than :data:`MAX_RUNS`."""
-        if len(self._disk) <= MAX_RUNS:
-            return
-        merged = Runs(tuple(self._disk))
-        old = {run.path for run in self._disk}
-        self._file = None  # the merged run starts a new file; the old ones go
-        self._disk = [self._write(iter(merged))]
-        for path in old:
-            path.unlink()
+        """While there are more than :data:`MAX_RUNS` runs, merge :func:`_merge_width`
+        neighbouring runs into one (neighbours, so equal keys keep their order): those whose
+        largest holds the fewest frames, then the fewest in all. Small runs merge first, so
+        a hit is rewritten a few times rather than at every merge (as when all runs merge
+        into one). Merged runs' files are deleted."""
+        width = _merge_width()
+        while len(self._disk) > MAX_RUNS:
+            sizes = [run.frames for run in self._disk]
+            start = min(range(len(sizes) - width + 1),
+                        key=lambda i: (max(sizes[i:i + width]), sum(sizes[i:i + width])))
+            chosen = self._disk[start:start + width]
+            self._disk[start:start + width] = [self._write(Runs(tuple(chosen)).keyed())]
+            for run in chosen:
+                run.path.unlink()
 
-    def _write(self, hits: Iterable[Hit]) -> Run:
-        """Append the (sorted) ``hits`` to this writer's file as one run."""
+    def _write(self, hits: Iterable[Keyed]) -> Run:
+        """Write the (sorted) keyed ``hits`` to a new file of the spill directory as one run."""
         assert self._directory is not None
         try:
-            if self._file is None:
-                fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=self._directory)
-                os.close(fd)
-                self._file = Path(name)
-            with self._file.open("ab") as stream:
-                return Run(self._file, stream.tell(), _dump_frames(hits, stream))
+            fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=self._directory)
+            with os.fdopen(fd, "wb") as stream:
+                return Run(Path(name), _dump_frames(hits, stream))
         except OSError as exc:
             raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
                                 Location(str(self._directory))) from None
 
 
-def _dump_frames(hits: Iterable[Hit], stream: BinaryIO) -> int:
-    """Pickle ``hits`` onto ``stream`` in frames of :data:`FRAME_HITS`; the frame count."""
-    frames = 0
-    frame: list[Hit] = []
-    for hit in hits:
-        frame.append(hit)
-        if len(frame) == FRAME_HITS:
+def _merge_width() -> int:
+    """How many runs one compaction merges: half of :data:`MAX_RUNS`, at least two."""
+    return max(2, MAX_RUNS // 2)
+
+
+def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
+    """Pickle keyed ``hits`` onto ``stream`` in frames of :data:`FRAME_HITS`, or fewer once
+    their raw text reaches :data:`FRAME_CHARS`; the frame count."""
+    frames = chars = 0
+    frame: list[Keyed] = []
+    for keyed in hits:
+        frame.append(keyed)
+        hit = keyed[1]
+        if type(hit) is Hit:
+            chars += len(hit.raw)
+        if len(frame) == FRAME_HITS or chars >= FRAME_CHARS:
             pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
             frames += 1
-            frame = []
+            frame, chars = [], 0
     if frame:
         pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
         frames += 1

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
@@ -183,6 +183,9 @@ class Correlation:
     contributors: tuple[tuple[str, int], ...]  # (source, line), time-ordered
 
 
+SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A rule that fired, with the event (or correlation window) it fired on."""
@@ -204,12 +207,13 @@ class Hit:
                    logsource=event.logsources, fields=event.fields, raw=event.raw,
                    derived=event.derived)
 
-    @classmethod
-    def reduced(cls, rule: RuleInfo, event: Event, names: frozenset[str]) -> Hit:
+    @staticmethod
+    def reduced(rule: RuleInfo, event: Event, names: frozenset[str]) -> Reduced:
         """The hit of ``rule`` on ``event`` with only the fields ``names``, no raw text and
-        no logsources: all correlation reads of the hit of a rule that only feeds one."""
-        return cls(rule, event.timestamp, event.source, event.line, (),
-                   {k: v for k, v in event.fields.items() if k in names}, "", event.derived)
+        no logsources (all correlation reads of the hit of a rule that only feeds one), in
+        the compact :class:`Reduced` form."""
+        return Reduced(rule, event.timestamp, event.source, event.line,
+                       {k: v for k, v in event.fields.items() if k in names})
 
     def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
         # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
@@ -217,14 +221,39 @@ class Hit:
         return Hit, (self.rule, self.timestamp, self.source, self.line, self.logsource, self.fields,
                      self.raw, self.derived, self.correlation)
 
-    def sort_key(self) -> tuple[float, str, int, str]:
+    def sort_key(self) -> SortKey:
         """Deterministic output order: (instant, source, line, rule id); undated hits first.
 
         The instant is the POSIX timestamp, exact to the microsecond for any date a log
         holds (the float spacing stays below 1 µs until the year 2242).
         """
-        ts = self.timestamp
-        return (ts.timestamp() if ts is not None else -math.inf, self.source, self.line, self.rule.id)
+        return _sort_key(self.timestamp, self.source, self.line, self.rule.id)
+
+
+class Reduced(NamedTuple):
+    """The hit of a rule that only feeds correlations, holding just what they read.
+
+    Made by :meth:`Hit.reduced`; a tuple, so it is cheap to make, pickle and load (a brute
+    force makes one per line). It is never shown, so it has no raw text or logsources.
+    """
+
+    rule: RuleInfo
+    timestamp: datetime | None
+    source: str
+    line: int
+    fields: Mapping[str, Any]
+
+    def sort_key(self) -> SortKey:
+        """The order of :meth:`Hit.sort_key`."""
+        return _sort_key(self.timestamp, self.source, self.line, self.rule.id)
+
+
+def _sort_key(ts: datetime | None, source: str, line: int, rule_id: str) -> SortKey:
+    return (ts.timestamp() if ts is not None else -math.inf, source, line, rule_id)
+
+
+AnyHit = Hit | Reduced  # what the match stage gives and correlation reads
+Keyed = tuple[SortKey, AnyHit]  # a hit paired with its sort key, computed once
 
 
 @dataclass(slots=True)

@@ -31,17 +31,18 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import islice
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
-from scanner.correlate.engine import correlate, fields_read
+from scanner.correlate.engine import correlate_keyed, fields_read
 from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
-from scanner.model import (Event, FileStats, Hit, LogSource, RuleInfo, SourceFile, level_rank,
-                           search_text)
+from scanner.model import (Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
+                           level_rank, search_text)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
@@ -357,14 +358,14 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
     config = scan.config
     shown, correlated = RunWriter(), RunWriter()
 
-    def feed() -> Iterator[Hit]:  # the one pass over every hit also keeps the shown ones
-        for hit in hits:
-            if hit.rule.output:
-                shown.append(hit)
-            yield hit
+    def feed() -> Iterator[Keyed]:  # the one pass over every hit also keeps the shown ones
+        for keyed in hits.keyed():
+            if keyed[1].rule.output:
+                shown.append_keyed(keyed)
+            yield keyed
 
     feeding = feed()
-    correlated.extend(correlate(feeding, compiled.correlations, scan.problems))
+    correlated.extend_keyed(correlate_keyed(feeding, compiled.correlations, scan.problems))
     for _ in feeding:  # without correlations, correlate() reads nothing
         pass
     base, found = shown.close(), correlated.close()
@@ -372,8 +373,8 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
     def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
-        merged = heapq.merge(base, found, key=Hit.sort_key)
-        return (h for h in merged if floor is None or level_rank(h.rule.level) >= floor)
+        merged = heapq.merge(base.keyed(), found.keyed(), key=itemgetter(0))
+        return (h for _, h in merged if floor is None or level_rank(h.rule.level) >= floor)
 
     def new(hit: Hit) -> bool:
         return not known or fingerprint(hit) not in known

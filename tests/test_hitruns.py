@@ -3,6 +3,7 @@ whose hits overflow the in-memory batch writing the same bytes as scans that nev
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -11,14 +12,14 @@ import signal
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import pytest
 
 from scanner import hitruns
 from scanner.cli import main
 from scanner.hitruns import RunWriter, Runs, spill_directory, spill_space
-from scanner.model import Hit, LogSource, RuleInfo
+from scanner.model import Hit, Keyed, LogSource, RuleInfo
 from scanner.report import table
 
 from conftest import FIXTURES
@@ -83,12 +84,50 @@ def test_runs_give_every_hit_in_stable_sort_order(spill: Path, monkeypatch: pyte
         assert not runs.disk and not list(spill.iterdir())  # small results never touch disk
 
 
+@pytest.mark.parametrize(("raw", "frames"), [(10, 3), (1_000, 5), (5_000, 20)])
+def test_long_raw_text_makes_shorter_frames(spill: Path, monkeypatch: pytest.MonkeyPatch,
+                                            raw: int, frames: int) -> None:
+    monkeypatch.setattr(hitruns, "FRAME_HITS", 8)
+    monkeypatch.setattr(hitruns, "FRAME_CHARS", 4_000)
+    monkeypatch.setattr(hitruns, "BATCH_HITS", 20)
+    hits = [dataclasses.replace(h, raw="x" * raw) for h in random_hits(20, seed=raw)]
+    writer = RunWriter()
+    writer.extend(hits)
+    runs = writer.close()
+    assert [run.frames for run in runs.disk] == [frames] and not runs.memory
+    assert list(runs) == sorted(hits, key=Hit.sort_key)
+
+
 def test_merged_runs_leave_no_old_file(spill: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hitruns, "MAX_RUNS", 3)
     writer = RunWriter()
     writer.extend(random_hits(40, seed=1))
     runs = writer.close()
-    assert len(runs.disk) <= 3 and len(list(spill.iterdir())) == 1
+    assert len(runs.disk) <= 3 and set(spill.iterdir()) == {run.path for run in runs.disk}
+
+
+@pytest.mark.parametrize(("batches", "passes"), [(20, 1), (100, 2), (500, 3)])
+def test_merges_rewrite_each_hit_a_few_times(spill: Path, monkeypatch: pytest.MonkeyPatch,
+                                              batches: int, passes: int) -> None:
+    """At most ``passes`` writes per hit with 32 runs kept (merging all into one per
+    compaction wrote 3 and 9 for 100 and 500 batches)."""
+    monkeypatch.setattr(hitruns, "MAX_RUNS", 32)
+    written: list[int] = []  # hits per run written, merged runs included
+    dump = hitruns._dump_frames
+
+    def counted(hits: Iterable[Keyed], stream: BinaryIO) -> int:
+        hits = list(hits)
+        written.append(len(hits))
+        return dump(hits, stream)
+
+    monkeypatch.setattr(hitruns, "_dump_frames", counted)
+    count = batches * hitruns.BATCH_HITS
+    hits = random_hits(count, seed=count)
+    writer = RunWriter()
+    writer.extend(hits)
+    runs = writer.close()
+    assert list(runs) == sorted(hits, key=Hit.sort_key) and len(runs.disk) <= hitruns.MAX_RUNS
+    assert sum(written) <= count * passes
 
 
 def test_without_a_spill_directory_everything_stays_in_memory(
@@ -99,7 +138,7 @@ def test_without_a_spill_directory_everything_stays_in_memory(
     hits = random_hits(9, seed=2)
     writer.extend(hits)
     runs = writer.close()
-    assert runs == Runs((), sorted(hits, key=Hit.sort_key), len(hits))
+    assert runs == Runs((), [(h.sort_key(), h) for h in sorted(hits, key=Hit.sort_key)], len(hits))
 
 
 def test_spill_space_is_private_and_removed_after_success(tmp_path: Path,
@@ -111,7 +150,7 @@ def test_spill_space_is_private_and_removed_after_success(tmp_path: Path,
         assert spill_directory() == path
         writer = RunWriter()
         writer.extend(random_hits(9, seed=3))
-        assert len(writer.close().disk) == 4 and list(path.iterdir())
+        assert len(writer.close().disk) == 5 and list(path.iterdir())  # the tail spills too
     assert spill_directory() is None and not list(tmp_path.iterdir())
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from scanner.model import Correlation, Event, Hit, LogSource, RuleInfo, search_text
+from scanner.model import Correlation, Event, Hit, LogSource, Reduced, RuleInfo, search_text
 
 RULE = RuleInfo("r1", "Rule", "high", "stable", ("attack.t1110",), LogSource(product="linux"),
                 "r.yml", name="brute")
@@ -33,8 +33,8 @@ def test_hits_pickle_back_equal(hit: Hit) -> None:
 
 def test_reduced_hit_keeps_only_the_named_fields_and_no_text() -> None:
     reduced = Hit.reduced(RULE, EVENT, frozenset({"src_ip", "absent"}))
-    assert (reduced.fields, reduced.raw, reduced.logsource) == ({"src_ip": "203.0.113.9"}, "", ())
-    assert (reduced.rule, reduced.timestamp, reduced.line) == (RULE, STAMP, 7)
+    assert reduced == Reduced(RULE, STAMP, "auth.log", 7, {"src_ip": "203.0.113.9"})
+    assert reduced.sort_key() == Hit.of(RULE, EVENT).sort_key()
 
 
 @pytest.mark.parametrize(("fields", "expected"), [

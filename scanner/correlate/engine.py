@@ -2,13 +2,17 @@
 
 :func:`correlate` takes the match stage's hits sorted by ``Hit.sort_key()`` and the
 :class:`CorrelationSpec` list, and yields only correlation hits, in timestamp order, as
-soon as no later input can precede them. Each spec gets a :class:`Tracker` (windows.py
-says when one fires). Specs are ordered topologically so that a correlation over a
-correlation (chaining) sees its upstream hits; a spec on a reference cycle is reported as
-a Problem and not evaluated. Because an upstream tracker yields a hit up to its timespan
-after that hit's timestamp, every downstream tracker trails the input clock by the
-upstream lag (``Tracker.delay``), which keeps its input time-ordered with memory bounded
-by the windows. Equal input gives equal output, whatever process produced the hits.
+soon as no later input can precede them; :func:`correlate_keyed` does the same on hits
+paired with their sort keys (as the hit runs carry them), so no timestamp is converted
+twice. Each spec gets a :class:`Tracker` (windows.py says when one fires). Specs are
+ordered topologically so that a correlation over a correlation (chaining) sees its
+upstream hits; a spec on a reference cycle is reported as a Problem and not evaluated.
+Because an upstream tracker yields a hit up to its timespan after that hit's timestamp,
+every downstream tracker trails the input clock by the upstream lag (``Tracker.delay``),
+which keeps its input time-ordered with memory bounded by the windows. The clock moves
+once per distinct input instant, and only trackers with work due before it
+(``Tracker.due``) are advanced. Equal input gives equal output, whatever process
+produced the hits.
 """
 
 from __future__ import annotations
@@ -16,22 +20,29 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from datetime import datetime
-from typing import Iterable, Iterator, Sequence, cast
+from typing import Iterable, Iterator, Sequence
 
 from scanner.correlate.windows import Tracker
 from scanner.errors import Location, Problems
-from scanner.model import CorrelationSpec, Hit
+from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 
-__all__ = ["correlate", "fields_read", "plan"]
+__all__ = ["correlate", "correlate_keyed", "fields_read", "plan"]
 
-Ready = tuple[float, tuple[float, str, int, str], int, Hit]  # (epoch, sort key, tie, hit)
+Ready = tuple[SortKey, int, Hit]  # (sort key, tie, hit)
 _ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
+_UNDATED = -math.inf  # the instant in the sort key of a hit without a timestamp
 
 
-def correlate(hits: Iterable[Hit], specs: Sequence[CorrelationSpec],
+def correlate(hits: Iterable[AnyHit], specs: Sequence[CorrelationSpec],
               problems: Problems) -> Iterator[Hit]:
     """Yield the correlation hits of ``specs`` over ``hits`` (sorted by sort_key)."""
+    keyed = correlate_keyed(((hit.sort_key(), hit) for hit in hits), specs, problems)
+    return (hit for _, hit in keyed)
+
+
+def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
+                    problems: Problems) -> Iterator[tuple[SortKey, Hit]]:
+    """:func:`correlate` over ``(sort key, hit)`` pairs (in key order), yielding pairs."""
     trackers = plan(specs, problems)
     if not trackers:
         return
@@ -40,10 +51,12 @@ def correlate(hits: Iterable[Hit], specs: Sequence[CorrelationSpec],
         for ref in tracker.refs:
             routes.setdefault(ref, []).append(tracker)
     lag = max(t.lag for t in trackers)
+    chained = any(t.delay for t in trackers)  # then every boundary follows the clock
+    soonest = math.inf  # the clock past which a tracker has work (Tracker.due + delay)
     known: dict[str, tuple[str | None, list[Tracker]]] = {}  # by rule id: (name, targets)
     ready: list[Ready] = []
     clock = -math.inf
-    for hit in hits:
+    for key, hit in hits:
         rule = hit.rule
         cached = known.get(rule.id)
         if cached is None or cached[0] != rule.name:
@@ -51,14 +64,20 @@ def correlate(hits: Iterable[Hit], specs: Sequence[CorrelationSpec],
         targets = cached[1]
         if not targets:
             continue
-        stamp = hit.timestamp
-        epoch = None if stamp is None else stamp.timestamp()  # the only datetime work per hit
+        epoch = key[0]
+        if epoch == _UNDATED:
+            for tracker in targets:
+                tracker.push(hit, None)
+            continue
         for tracker in targets:
             tracker.push(hit, epoch)
-        if epoch is not None and epoch > clock:
+            if tracker.due + tracker.delay < soonest:
+                soonest = tracker.due + tracker.delay
+        if epoch > clock:
             clock = epoch
-            _advance(trackers, routes, clock, ready)
-            if ready and ready[0][0] < clock - lag:
+            if chained or clock > soonest:
+                soonest = _advance(trackers, routes, clock, ready)
+            if ready and ready[0][0][0] < clock - lag:
                 yield from _release(ready, clock - lag)
     _advance(trackers, routes, math.inf, ready)
     yield from _release(ready, math.inf)
@@ -129,7 +148,7 @@ def _reject(problems: Problems, spec: CorrelationSpec, message: str) -> None:
     problems.add("correlation", Location(spec.rule.path, rule=spec.rule.id), message)
 
 
-def _targets(hit: Hit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
+def _targets(hit: AnyHit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
     """The trackers that reference ``hit``'s rule by id or by name, once each."""
     found = routes.get(hit.rule.id, [])
     if hit.rule.name and hit.rule.name in routes:
@@ -138,18 +157,28 @@ def _targets(hit: Hit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
 
 
 def _advance(trackers: list[Tracker], routes: dict[str, list[Tracker]], clock: float,
-             ready: list[Ready]) -> None:
-    """Move every tracker to ``clock`` (less its delay), feeding outputs downstream."""
+             ready: list[Ready]) -> float:
+    """Move every tracker to ``clock`` (less its delay), feeding outputs downstream; the
+    clock past which a tracker has work next.
+
+    A tracker with nothing due before its boundary only has the boundary raised (all
+    that ``advance`` would do), without the call."""
     for tracker in trackers:
-        for out in tracker.advance(clock - tracker.delay):
-            end = cast(datetime, out.timestamp)  # correlation hits carry their window end
-            epoch = end.timestamp()
+        boundary = clock - tracker.delay
+        if boundary <= tracker.due:
+            if boundary > tracker.boundary:
+                tracker.boundary = boundary
+            continue
+        for out in tracker.advance(boundary):
+            key = out.sort_key()  # correlation hits are dated: their window end
             for downstream in _targets(out, routes):
-                downstream.push(out, epoch)
-            heapq.heappush(ready, (epoch, out.sort_key(), next(_ORDER), out))
+                downstream.push(out, key[0])
+            heapq.heappush(ready, (key, next(_ORDER), out))
+    return min(tracker.due + tracker.delay for tracker in trackers)
 
 
-def _release(ready: list[Ready], before: float) -> Iterator[Hit]:
-    """Pop the correlation hits dated before ``before``, in order."""
-    while ready and ready[0][0] < before:
-        yield heapq.heappop(ready)[3]
+def _release(ready: list[Ready], before: float) -> Iterator[tuple[SortKey, Hit]]:
+    """Pop the correlation hits dated before ``before``, in order, with their sort keys."""
+    while ready and ready[0][0][0] < before:
+        key, _, hit = heapq.heappop(ready)
+        yield key, hit

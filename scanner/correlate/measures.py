@@ -31,7 +31,7 @@ from sigma.correlations import (
     SigmaRuleReference,
 )
 
-from scanner.model import Hit
+from scanner.model import AnyHit
 
 Number = int | float | Fraction
 
@@ -55,7 +55,7 @@ class Entry:
 
     epoch: float
     seq: int
-    hit: Hit
+    hit: AnyHit
     refs: tuple[str, ...]
     value: Any = None
 

@@ -58,7 +58,7 @@ from scanner.correlate.measures import (
     parse_expression,
 )
 from scanner.errors import Location, Problems
-from scanner.model import Correlation, CorrelationSpec, Hit, RuleInfo
+from scanner.model import AnyHit, Correlation, CorrelationSpec, Hit, RuleInfo
 
 CONTRIBUTOR_CAP = 50  # a correlation hit lists the first and the last this many contributors
 
@@ -139,6 +139,10 @@ class Group:
     def evict_before(self, epoch: float) -> None:
         """Drop the entries older than ``epoch``."""
         entries = self.entries
+        if type(self.measure) is Measure:  # an event count keeps no state to update
+            while entries and entries[0].epoch < epoch:
+                entries.popleft()
+            return
         while entries and entries[0].epoch < epoch:
             self.measure.remove(entries.popleft())
 
@@ -190,14 +194,18 @@ class Tracker:
         self.new_measure()  # validates type-specific parameters up front
         self.compare = COMPARISONS[self.op]
         self.numeric = spec.type in NUMERIC_TYPES
+        self.counting = spec.type == "event_count"  # the measure is len(entries)
         self.span = spec.timespan
         self.sliding = (not is_negated(self.expression) if self.expression
                         else self.op in RISING_OPS)
         self.delay = 0.0  # set by the engine: how far this tracker trails the input clock
         self.boundary = -math.inf
+        # No boundary up to ``due`` gives ``advance`` work: at most the earliest queued hit
+        # or deadline, -inf once a hit waits in ``emitted``. The engine skips those calls.
+        self.due = math.inf
         self.groups: dict[tuple[Any, ...], Group] = {}  # by group-by values
         self.deadlines: list[tuple[float, int, tuple[Any, ...]]] = []  # one per group
-        self.inbox: list[tuple[float, int, Hit]] = []  # arrival order breaks timestamp ties
+        self.inbox: list[tuple[float, int, AnyHit]] = []  # arrival order breaks timestamp ties
         self.readers: dict[str, Reader] = {}  # by rule id
         self.emitted: list[Hit] = []
         self.seq = 0
@@ -208,7 +216,7 @@ class Tracker:
         """How far behind the input clock this tracker's outputs may be dated."""
         return self.delay + self.span
 
-    def push(self, hit: Hit, epoch: float | None) -> None:
+    def push(self, hit: AnyHit, epoch: float | None) -> None:
         """Take (or queue) a hit of a referenced rule dated ``epoch`` (its POSIX timestamp).
 
         A tracker with no upstream correlation (``delay`` 0) gets its hits in time order
@@ -222,6 +230,8 @@ class Tracker:
         elif self.delay:
             self.seq += 1
             heapq.heappush(self.inbox, (epoch, self.seq, hit))
+            if epoch < self.due:
+                self.due = epoch
         else:
             self.boundary = epoch
             if self.deadlines and self.deadlines[0][0] < epoch:
@@ -239,6 +249,8 @@ class Tracker:
             self._take(hit, epoch)
         if self.deadlines and self.deadlines[0][0] < self.boundary:
             self._expire(self.boundary)
+        self.due = min(inbox[0][0] if inbox else math.inf,
+                       self.deadlines[0][0] if self.deadlines else math.inf)
         if not self.emitted:
             return ()
         emitted, self.emitted = self.emitted, []
@@ -264,7 +276,7 @@ class Tracker:
                              f"{count} hit(s) of referenced rules {reasons[cause]} "
                              "and cannot be correlated")
 
-    def _take(self, hit: Hit, epoch: float) -> None:
+    def _take(self, hit: AnyHit, epoch: float) -> None:
         """Enter a hit in its group's window; a sliding window is checked at once.
 
         The hot path of a scan (once per hit and correlation), hence written flat.
@@ -275,41 +287,58 @@ class Tracker:
             reader = self._reader(rule)
         fields = hit.fields
         names = reader.group
-        key = (fields.get(names[0]),) if len(names) == 1 else tuple(map(fields.get, names))
+        if len(names) == 1:
+            part = fields.get(names[0])
+            key = (part if type(part) is str else _hashable(part),)
+        else:
+            key = tuple(map(fields.get, names))
+            try:
+                hash(key)
+            except TypeError:
+                key = tuple(map(_hashable, key))
         if None in key:
             self.skipped["ungrouped"] += 1
             return
-        try:
-            hash(key)
-        except TypeError:
-            key = tuple(map(_hashable, key))
         value = None
         if reader.measured:
             value = self._measured_value(fields, reader.measured)
             if value is None:
                 self.skipped["unmeasured"] += 1
                 return
-        self.seq += 1
-        entry = Entry(epoch, self.seq, hit, reader.refs, value)
+        self.seq = seq = self.seq + 1
+        entry = Entry(epoch, seq, hit, reader.refs, value)
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = Group(tuple(zip(self.spec.group_by, key)),
-                                             self.new_measure())
-            heapq.heappush(self.deadlines, (epoch + self.span, self.seq, key))
-        entries, measure = group.entries, group.measure
+            group = self._open(key, epoch)
+        entries = group.entries
         if not self.sliding:
             entries.append(entry)
-            measure.add(entry)
+            group.measure.add(entry)
             return
-        if entries and entries[0].epoch < epoch - self.span:
-            group.evict_before(epoch - self.span)
+        start = epoch - self.span
+        if entries and entries[0].epoch < start:
+            group.evict_before(start)
         entries.append(entry)
-        measure.add(entry)
         group.fresh += 1
+        if self.counting:
+            if self.compare(len(entries), self.count):
+                self._fire(group, entry, len(entries))
+            return
+        measure = group.measure
+        measure.add(entry)
         measured = measure.value(entries)
         if (self._holds(group, measured) if self.expression is not None
                 else measured is not None and self.compare(measured, self.count)):
             self._fire(group, entry, measured)
+
+    def _open(self, key: tuple[Any, ...], epoch: float) -> Group:
+        """A new group for ``key``, first hit at ``epoch``, due when its window has passed."""
+        group = self.groups[key] = Group(tuple(zip(self.spec.group_by, key)), self.new_measure())
+        deadline = epoch + self.span
+        heapq.heappush(self.deadlines, (deadline, self.seq, key))
+        if deadline < self.due:
+            self.due = deadline
+        return group
 
     def _expire(self, now: float) -> None:
         """Settle every group whose deadline is before ``now``.
@@ -344,8 +373,11 @@ class Tracker:
                 del self.groups[key]
                 continue
             due = group.burst.last if group.burst is not None else group.entries[-1]
+            deadline = due.epoch + span
             self.seq += 1
-            heapq.heappush(deadlines, (due.epoch + span, self.seq, key))
+            heapq.heappush(deadlines, (deadline, self.seq, key))
+            if deadline < self.due:
+                self.due = deadline
 
     def _holds(self, group: Group, value: Number | None) -> bool:
         """Whether the condition is true of ``group``, whose measure is ``value``."""
@@ -379,6 +411,7 @@ class Tracker:
         raw = (f"{spec.type} {condition} within {_plain(spec.timespan)}s by {group_text}: "
                f"value {shown} over {contributors.total} hit(s) "
                f"{first.time.isoformat()} .. {end.isoformat()}{capped}")
+        self.due = -math.inf
         self.emitted.append(Hit(
             rule=spec.rule, timestamp=end, source=last.where[0], line=last.where[1],
             logsource=(), fields={spec.type: shown, "events": contributors.total, **dict(key)},
