@@ -16,19 +16,25 @@ A process spills only after :func:`use_directory` named its directory (without o
 writer keeps every hit in memory). :func:`spill_space` makes that directory with
 ``tempfile.mkdtemp(prefix="logsigma-")`` (under TMPDIR) and removes it with everything in
 it when its block ends, on error, Ctrl-C and SIGTERM too (which it turns into
-``SystemExit`` in the main thread meanwhile; only SIGKILL leaves it behind); worker
-processes join it through :func:`init_process`. Nothing here writes anywhere else.
+``SystemExit`` in the main thread meanwhile); worker processes join it through
+:func:`init_process`. Only SIGKILL (or the OOM killer) leaves a directory behind: a live
+scan holds a lock on its directory, and the next scan removes the ``logsigma-*``
+directories of its user that no process holds and that are older than
+:data:`ORPHAN_SECONDS`. Nothing here writes anywhere else.
 """
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import os
 import pickle
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -42,6 +48,7 @@ BATCH_HITS = 5_000  # hits a writer holds before it spills a run
 FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
 FRAME_CHARS = 1 << 16  # raw text per pickle frame, about: long lines make shorter frames
 MAX_RUNS = 128  # runs a writer keeps before merging some (a merge opens them all at once)
+ORPHAN_SECONDS = 60.0  # a younger unlocked spill directory may be one whose scan is starting
 
 _KEY = itemgetter(0)  # the sort key of a Keyed pair
 _HIT = itemgetter(1)  # the hit of a Keyed pair
@@ -51,12 +58,16 @@ _directory: Path | None = None  # where this process spills; None: never
 
 @contextmanager
 def spill_space() -> Iterator[Path]:
-    """A private spill directory for this process (and its workers) during the block."""
+    """A private spill directory for this process (and its workers) during the block,
+    locked while it lasts; first, those of killed scans go (:func:`remove_orphans`)."""
+    remove_orphans(Path(tempfile.gettempdir()))
     try:
         path = Path(tempfile.mkdtemp(prefix="logsigma-"))
+        lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         raise LogsigmaError(f"cannot make a temporary directory: {exc.strerror}",
                             Location(tempfile.gettempdir())) from None
+    fcntl.flock(lock, fcntl.LOCK_EX)
     use_directory(path)
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if on_main else None
@@ -69,6 +80,30 @@ def spill_space() -> Iterator[Path]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         use_directory(None)
         shutil.rmtree(path, ignore_errors=True)
+        os.close(lock)
+
+
+def remove_orphans(root: Path) -> None:
+    """Remove the spill directories under ``root`` that scans killed outright left: this
+    user's ``logsigma-*`` directories older than :data:`ORPHAN_SECONDS` whose lock no
+    process holds (a lock dies with its process, whatever killed it)."""
+    now = time.time()
+    for path in root.glob("logsigma-*"):
+        try:
+            info = path.lstat()
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or now - info.st_mtime < ORPHAN_SECONDS):
+                continue
+            lock = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # held: its scan is running
+            pass
+        finally:
+            os.close(lock)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -4,12 +4,16 @@ whose hits overflow the in-memory batch writing the same bytes as scans that nev
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import pickle
 import random
 import signal
+import subprocess
+import sys
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -172,6 +176,59 @@ def test_spill_space_is_removed_on_sigterm(tmp_path: Path, monkeypatch: pytest.M
         os.kill(os.getpid(), signal.SIGTERM)
     assert stopped.value.code == 128 + signal.SIGTERM
     assert not list(tmp_path.iterdir()) and signal.getsignal(signal.SIGTERM) == before
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_killed_scans_spill_directory_goes_at_the_next_scan(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SIGKILL: the child's directory stays while the child lives and outlives it,
+    unlocked; the next spill space removes it once it is older than ORPHAN_SECONDS (a
+    younger one may be a scan starting up)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from scanner.hitruns import spill_space\n"
+         "with spill_space() as path:\n    print(path, flush=True); time.sleep(60)"],
+        env={**os.environ, "TMPDIR": str(tmp_path)}, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    orphan = Path(child.stdout.readline().strip())
+    (orphan / "hits-x.runs").write_bytes(b"runs")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _age(orphan, hitruns.ORPHAN_SECONDS + 1)
+    with spill_space():
+        assert orphan.is_dir()  # old, but its scan is alive and holds the lock
+    child.kill()
+    child.wait()
+    os.utime(orphan)
+    with spill_space():
+        assert orphan.is_dir()  # unlocked, but too young to be judged
+    _age(orphan, hitruns.ORPHAN_SECONDS + 1)
+    with spill_space() as path:
+        assert not orphan.exists() and path.parent == tmp_path
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("case", ["locked", "other-name", "a-file"])
+def test_spill_space_leaves_what_is_not_an_orphan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  case: str) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kept = tmp_path / ("logsigma-live" if case != "other-name" else "logsigmax-old")
+    if case == "a-file":
+        kept.write_text("not ours")
+    else:
+        kept.mkdir()
+    _age(kept, hitruns.ORPHAN_SECONDS + 1)
+    lock = os.open(kept, os.O_RDONLY)
+    try:
+        if case == "locked":  # a running scan holds its directory's lock
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        with spill_space():
+            pass
+    finally:
+        os.close(lock)
+    assert list(tmp_path.iterdir()) == [kept]
 
 
 # --- whole scans: spilling changes no byte ------------------------------------------------
