@@ -80,20 +80,49 @@ class StreamWatch:
         """Look at whole lines (each ending with a newline), the first numbered ``first``.
 
         One regex scan finds the stamps at line starts; lines without one cost nothing.
+        A stamp in the previous one's hour and not before it can fire no check: it only
+        becomes the previous one, and its line number is counted only when needed.
         """
         if self._starts is None:
             return
-        line, pos = first, 0
+        line, pos = first, 0  # a line start whose number is known
+        hour, previous = self._hour(), self._stamp
+        quiet, last_quiet = 0, -1  # stamps that needed no check, and the last one's position
         for match in self._starts.finditer(text):
+            start = match.group(0)
+            stamp = _PRI.sub("", start) if start[:1] == "<" else start
+            if hour and stamp.startswith(hour) and stamp >= previous and "\n" not in stamp:
+                quiet, last_quiet, previous = quiet + 1, match.start(), stamp
+                continue
+            if last_quiet >= 0:
+                line, pos = self._settle(text, line, pos, last_quiet, previous)
+                last_quiet = -1
             line += text.count("\n", pos, match.start())
             pos = match.start()
-            stamp = match.group(0)
-            if "\n" in stamp:  # the pattern ran past its line: match the line alone
+            if "\n" in start:  # the pattern ran past its line: match the line alone
                 alone = self._start.match(text, pos, text.find("\n", pos))  # type: ignore[union-attr]
                 if alone is None:
                     continue
-                stamp = alone.group(0)
-            self._see_stamp(line, stamp)
+                start = alone.group(0)
+            self._see_stamp(line, start)
+            hour, previous = self._hour(), self._stamp
+        if last_quiet >= 0:
+            self._settle(text, line, pos, last_quiet, previous)
+        self.stamped += quiet
+
+    def _hour(self) -> str:
+        """The previous stamp's text up to its hour ("" before the first stamp): a stamp
+        starting with it compares like it, ``key < self._key`` as ``stamp < self._stamp``."""
+        if not self._key:
+            return ""
+        return self._stamp[:_hour_width(self._key) + len(self._stamp) - len(self._key)]
+
+    def _settle(self, text: str, line: int, pos: int, at: int, stamp: str) -> tuple[int, int]:
+        """Make the stamp at ``at`` (a line start after ``pos``, which is numbered ``line``)
+        the previous one; returns the number and position of its line."""
+        line += text.count("\n", pos, at)
+        self._key, self._stamp, self._line = _comparable(stamp), stamp, line
+        return line, at
 
     def _see_stamp(self, line: int, start: str) -> None:
         stamp = _PRI.sub("", start) if start[:1] == "<" else start

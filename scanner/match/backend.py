@@ -7,7 +7,8 @@ the named constants it uses (precompiled RE2 patterns, IP networks) as source
 text, and its required-literal set for the prefilter. Everything stays text so
 it pickles; ``scanner.match.matcher`` compiles it in each worker. The leaf
 semantics live in ``scanner.match.runtime``; this module only decides which
-runtime test a Sigma value becomes. Unsupported or broken input raises a
+runtime test a Sigma value becomes (an OR of simple string leaves on one field
+becomes one call with a tuple of texts, so the value is lowered once). Unsupported or broken input raises a
 ``SigmaError`` naming the problem, never anything else.
 """
 
@@ -53,8 +54,21 @@ _FLAGS = {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag
 # Wildcard layouts that need no regex: a literal, then "*" where SpecialChars.WILDCARD_MULTI is.
 _SIMPLE_SHAPES = {("lit",): "str_eq", ("lit", "*"): "str_startswith", ("*", "lit"): "str_endswith",
                   ("*", "lit", "*"): "str_contains"}
+# OR of simple leaves on one field: one call with every needle (the value is lowered once).
+_ANY_OF = {"str_eq": "str_eq_any", "str_startswith": "str_startswith",
+           "str_endswith": "str_endswith", "str_contains": "str_contains_any"}
 _OPS = {CompareOperators.LT: "lt", CompareOperators.LTE: "lte", CompareOperators.GT: "gt",
         CompareOperators.GTE: "gte", CompareOperators.NEQ: "neq"}
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A simple string leaf (``_SIMPLE_SHAPES``): its runtime test, value source, text, case."""
+
+    test: str
+    value: str
+    needle: str
+    lower: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,7 @@ class Expr:
 
     source: str
     literals: Literals
+    leaf: Leaf | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +173,15 @@ class PythonMatcherBackend(Backend):
         if not parts:
             return Expr(f"str_eq({value}, '', {lower})", None)
         if shape in _SIMPLE_SHAPES:
-            return Expr(f"{_SIMPLE_SHAPES[shape]}({value}, {chunks[0]!r}, {lower})", literals)
+            leaf = Leaf(_SIMPLE_SHAPES[shape], value, chunks[0], lower)
+            return Expr(f"{leaf.test}({value}, {leaf.needle!r}, {lower})", literals, leaf)
         return Expr(f"str_like({value}, {self._wildcard_regex(parts)}, {lower})", literals)
 
     # -- condition nodes ------------------------------------------------------------------
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Expr:
         children = [self.convert_condition(arg, state) for arg in cond.args]
-        return Expr(" or ".join(f"({c.source})" for c in children),
+        return Expr(" or ".join(f"({source})" for source in _merge_leaves(children)),
                     prefilter.any_of([c.literals for c in children]))
 
     def convert_condition_and(self, cond: ConditionAND, state: ConversionState) -> Expr:
@@ -186,7 +202,7 @@ class PythonMatcherBackend(Backend):
                                            state: ConversionState) -> Expr:
         expr = self._string_test(self._value(cond.field), cond.value)
         # A synthesized value is not in the raw line the prefilter sees before parsing.
-        return Expr(expr.source, None) if cond.field in SYNTHESIZED_FIELDS else expr
+        return Expr(expr.source, None, expr.leaf) if cond.field in SYNTHESIZED_FIELDS else expr
 
     convert_condition_field_eq_val_str_case_sensitive = convert_condition_field_eq_val_str
 
@@ -293,3 +309,22 @@ class PythonMatcherBackend(Backend):
     def finalize_query_default(self, rule: SigmaRule, query: Expr, index: int,
                                state: ConversionState) -> Expr:
         return query
+
+
+def _merge_leaves(children: list[Expr]) -> list[str]:
+    """The sources of OR-ed ``children``; the simple leaves of one test, field and case become
+    one call with a tuple of needles, where the first of them stood (OR has no order)."""
+    groups: dict[object, list[Expr]] = {}
+    for index, child in enumerate(children):
+        leaf = child.leaf
+        groups.setdefault((leaf.test, leaf.value, leaf.lower) if leaf else index, []).append(child)
+    return [_any_of(group) for group in groups.values()]
+
+
+def _any_of(group: list[Expr]) -> str:
+    """The source of OR-ed expressions: its own for one, else one call over every needle."""
+    if len(group) == 1:
+        return group[0].source
+    leaves = [child.leaf for child in group if child.leaf]  # a group of several is all leaves
+    first, needles = leaves[0], tuple(leaf.needle for leaf in leaves)
+    return f"{_ANY_OF[first.test]}({first.value}, {needles!r}, {first.lower})"

@@ -77,15 +77,22 @@ def str_eq(value: Any, s: str, lower: bool) -> bool:
     return any(t == s for t in texts(value, lower))
 
 
-def str_startswith(value: Any, s: str, lower: bool) -> bool:
-    """Some text form starts with ``s``."""
+def str_eq_any(value: Any, options: tuple[str, ...], lower: bool) -> bool:
+    """Some text form equals one of ``options`` (an OR of :func:`str_eq` leaves)."""
+    if type(value) is str:
+        return (value.lower() if lower else value) in options
+    return any(t in options for t in texts(value, lower))
+
+
+def str_startswith(value: Any, s: str | tuple[str, ...], lower: bool) -> bool:
+    """Some text form starts with ``s`` (with one of them, for a tuple)."""
     if type(value) is str:
         return (value.lower() if lower else value).startswith(s)
     return any(t.startswith(s) for t in texts(value, lower))
 
 
-def str_endswith(value: Any, s: str, lower: bool) -> bool:
-    """Some text form ends with ``s``."""
+def str_endswith(value: Any, s: str | tuple[str, ...], lower: bool) -> bool:
+    """Some text form ends with ``s`` (with one of them, for a tuple)."""
     if type(value) is str:
         return (value.lower() if lower else value).endswith(s)
     return any(t.endswith(s) for t in texts(value, lower))
@@ -96,6 +103,14 @@ def str_contains(value: Any, s: str, lower: bool) -> bool:
     if type(value) is str:
         return s in (value.lower() if lower else value)
     return any(s in t for t in texts(value, lower))
+
+
+def str_contains_any(value: Any, needles: tuple[str, ...], lower: bool) -> bool:
+    """Some text form contains one of ``needles`` (an OR of :func:`str_contains` leaves)."""
+    if type(value) is str:
+        text = value.lower() if lower else value
+        return any(n in text for n in needles)
+    return any(n in t for t in texts(value, lower) for n in needles)
 
 
 def str_like(value: Any, rx: Pattern, lower: bool) -> bool:

@@ -120,7 +120,7 @@ def derive(event: Event) -> tuple[Event, ...]:
     if event.derived or not event.parsed:
         return ()
     derived: list[Event] = []
-    for deriver in _derivers(event.logsources):
+    for deriver in _derivers_of(event.logsources):
         fields = deriver(event)
         if fields:
             derived.append(Event(source=event.source, line=event.line, format=event.format,
@@ -128,6 +128,22 @@ def derive(event: Event) -> tuple[Event, ...]:
                                  timestamp=event.timestamp, time_note=event.time_note,
                                  derived=True))
     return tuple(derived)
+
+
+_KNOWN: dict[int, tuple[tuple[LogSource, ...], tuple[Deriver, ...]]] = {}
+"""id of a logsources tuple → (the tuple, kept alive so its id stays its own; its derivers)."""
+MAX_KNOWN = 1024
+"""Tuples remembered at most (events share a few; one made per event is not remembered)."""
+
+
+def _derivers_of(logsources: tuple[LogSource, ...]) -> tuple[Deriver, ...]:
+    """:func:`_derivers` of the tuple, looked up by identity: no hashing per event."""
+    known = _KNOWN.get(id(logsources))
+    if known is None:
+        known = (logsources, _derivers(logsources))
+        if len(_KNOWN) < MAX_KNOWN:
+            _KNOWN[id(logsources)] = known
+    return known[1]
 
 
 @cache

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from lark import Lark
 from lark.grammar import Rule
@@ -37,6 +37,7 @@ from lark.parsers.lalr_analysis import Shift
 from scanner.normalize.regex_overlap import may_overlap
 
 Fields = dict[str, str]
+FieldsOf = Callable[[re.Match[str]], Fields]
 
 MAX_NODES = 20_000  # token-path nodes unrolled per grammar before giving up
 MAX_TOKENS = 200  # tokens on one path before calling the grammar unbounded
@@ -54,20 +55,27 @@ class NotDerivable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FastParser:
-    """The derived regex and, per accepting marker group, the kind and field groups."""
+    """The derived regex and, per accepting marker group, the kind and its fields' maker."""
 
     pattern: re.Pattern[str]
-    outcomes: dict[int, tuple[str, tuple[str, ...], tuple[int, ...]]]  # kind, names, groups
+    outcomes: dict[int, tuple[str, FieldsOf]]
 
     def parse(self, text: str) -> tuple[str, Fields] | None:
         """Parse ``text`` whole; ``None`` when the grammar does not accept it."""
         match = self.pattern.match(text)
         if match is None:
             return None
-        kind, names, groups = self.outcomes[match.lastindex or 0]
-        if len(groups) > 1:
-            return kind, dict(zip(names, match.group(*groups)))
-        return kind, {name: match.group(group) for name, group in zip(names, groups)}
+        kind, fields_of = self.outcomes[match.lastindex or 0]
+        return kind, fields_of(match)
+
+
+def _fields_of(names: tuple[str, ...], groups: tuple[int, ...]) -> FieldsOf:
+    """The fields of a match of one outcome, made by one dict display (``{'host': m[16], …}``)
+    rather than zipping names and groups on every parse."""
+    body = ", ".join(f"{name!r}: m[{group}]" for name, group in zip(names, groups))
+    namespace: dict[str, Any] = {}
+    exec(f"def fields_of(m):\n    return {{{body}}}\n", namespace)  # names are repr()ed
+    return namespace["fields_of"]  # type: ignore[no-any-return]
 
 
 def derive(lark: Lark) -> FastParser:
@@ -81,8 +89,8 @@ def derive(lark: Lark) -> FastParser:
     except (re.error, RecursionError, OverflowError) as exc:
         raise NotDerivable(f"derived regex does not compile: {exc}") from None
     outcomes = {
-        pattern.groupindex[marker]: (kind, tuple(f for _g, f in fields),
-                                     tuple(pattern.groupindex[g] for g, _f in fields))
+        pattern.groupindex[marker]: (kind, _fields_of(
+            tuple(f for _g, f in fields), tuple(pattern.groupindex[g] for g, _f in fields)))
         for marker, (kind, fields) in builder.outcomes.items()
     }
     return FastParser(pattern, outcomes)
