@@ -41,7 +41,7 @@ from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
-from scanner.model import (Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
+from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
                            level_rank, search_text)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
@@ -167,11 +167,11 @@ class Worker:
             if ts is None or ((since is None or ts >= since) and (until is None or ts <= until)):
                 yield event
 
-    def scan_events(self, logsources: Iterable[LogSource], events: Iterable[Event]) -> list[Hit]:
+    def scan_events(self, logsources: Iterable[LogSource], events: Iterable[Event]) -> list[AnyHit]:
         """The hits of already-normalized events (the checks across files)."""
         return list(self._hits(self.matcher.plan(logsources), self._in_window(events)))
 
-    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[Hit]:
+    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
         kept, candidates, match = self._kept_fields, plan.candidates, plan.match
         for event in events:
             derived = derive(event)

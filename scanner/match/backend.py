@@ -8,8 +8,8 @@ text, and its required-literal set for the prefilter. Everything stays text so
 it pickles; ``scanner.match.matcher`` compiles it in each worker. The leaf
 semantics live in ``scanner.match.runtime``; this module only decides which
 runtime test a Sigma value becomes (an OR of simple string leaves on one field
-becomes one call with a tuple of texts, so the value is lowered once). Unsupported or broken input raises a
-``SigmaError`` naming the problem, never anything else.
+becomes one call with a tuple of texts, so the value is lowered once). Unsupported
+or broken input raises a ``SigmaError`` naming the problem, never anything else.
 """
 
 from __future__ import annotations
