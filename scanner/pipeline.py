@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate_keyed, fields_read
+from scanner.correlate.partition import helpers, merge_parts, partitions
 from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
@@ -354,7 +355,9 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResul
 def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
     order, read again from their runs at each iteration, and their counts. Every hit is
-    read once; the shown base hits and the correlation hits once more here."""
+    read once; the shown base hits and the correlation hits once more here. Many hits
+    without chained correlations are correlated in key partitions, one here and the others
+    in ``--jobs`` processes meanwhile (scanner.correlate.partition), with the same result."""
     config = scan.config
     shown, correlated = RunWriter(), RunWriter()
 
@@ -364,16 +367,21 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
                 shown.append_keyed(keyed)
             yield keyed
 
-    feeding = feed()
-    correlated.extend_keyed(correlate_keyed(feeding, compiled.correlations, scan.problems))
-    for _ in feeding:  # without correlations, correlate() reads nothing
-        pass
-    base, found = shown.close(), correlated.close()
+    specs = compiled.correlations
+    parts = partitions(specs, len(hits), config.jobs)  # partition 0 runs here, in this pass
+    with helpers(hits, specs, parts) as others:
+        feeding = feed()
+        correlated.extend_keyed(correlate_keyed(
+            feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
+        for _ in feeding:  # without correlations, correlate() reads nothing
+            pass
+        found = [correlated.close(), *(future.result() for future in others)]
+    base = shown.close()
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
     def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
-        merged = heapq.merge(base.keyed(), found.keyed(), key=itemgetter(0))
+        merged = heapq.merge(base.keyed(), merge_parts(found), key=itemgetter(0))
         return (h for _, h in merged if floor is None or level_rank(h.rule.level) >= floor)
 
     def new(hit: Hit) -> bool:

@@ -12,7 +12,8 @@ every downstream tracker trails the input clock by the upstream lag (``Tracker.d
 which keeps its input time-ordered with memory bounded by the windows. The clock moves
 once per distinct input instant, and only trackers with work due before it
 (``Tracker.due``) are advanced. Equal input gives equal output, whatever process
-produced the hits.
+produced the hits; correlation hits come in :func:`output_order`, a total order, so the
+partitions of a key-partitioned run (scanner.correlate.partition) merge into the same.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import itertools
 import math
 from typing import Iterable, Iterator, Sequence
 
+from scanner.correlate.shard import Shard
 from scanner.correlate.windows import Tracker
 from scanner.errors import Location, Problems
 from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 
-__all__ = ["correlate", "correlate_keyed", "fields_read", "plan"]
+__all__ = ["correlate", "correlate_keyed", "fields_read", "output_order", "plan"]
 
-Ready = tuple[SortKey, int, Hit]  # (sort key, tie, hit)
+Ready = tuple[tuple[SortKey, str], int, Hit]  # (output order, tie, hit)
 _ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
 _UNDATED = -math.inf  # the instant in the sort key of a hit without a timestamp
 
@@ -41,11 +43,16 @@ def correlate(hits: Iterable[AnyHit], specs: Sequence[CorrelationSpec],
 
 
 def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
-                    problems: Problems) -> Iterator[tuple[SortKey, Hit]]:
-    """:func:`correlate` over ``(sort key, hit)`` pairs (in key order), yielding pairs."""
+                    problems: Problems,
+                    shard: Shard | None = None) -> Iterator[tuple[SortKey, Hit]]:
+    """:func:`correlate` over ``(sort key, hit)`` pairs (in key order), yielding pairs in
+    :func:`output_order`; with a ``shard``, only the hits of that partition's groups (for
+    specs without chains: scanner.correlate.partition)."""
     trackers = plan(specs, problems)
     if not trackers:
         return
+    for tracker in trackers:
+        tracker.shard = shard
     routes: dict[str, list[Tracker]] = {}
     for tracker in trackers:
         for ref in tracker.refs:
@@ -77,12 +84,20 @@ def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
             clock = epoch
             if chained or clock > soonest:
                 soonest = _advance(trackers, routes, clock, ready)
-            if ready and ready[0][0][0] < clock - lag:
+            if ready and ready[0][0][0][0] < clock - lag:
                 yield from _release(ready, clock - lag)
     _advance(trackers, routes, math.inf, ready)
     yield from _release(ready, math.inf)
     for tracker in trackers:
         tracker.report(problems)
+
+
+def output_order(keyed: Keyed) -> tuple[SortKey, str]:
+    """The order correlation hits come out in: by sort key, then (two groups of one rule
+    closing at one line) by group; total, whatever the process or partition."""
+    key, hit = keyed
+    assert type(hit) is Hit and hit.correlation is not None
+    return key, repr(hit.correlation.group)
 
 
 def plan(specs: Sequence[CorrelationSpec], problems: Problems) -> list[Tracker]:
@@ -173,12 +188,12 @@ def _advance(trackers: list[Tracker], routes: dict[str, list[Tracker]], clock: f
             key = out.sort_key()  # correlation hits are dated: their window end
             for downstream in _targets(out, routes):
                 downstream.push(out, key[0])
-            heapq.heappush(ready, (key, next(_ORDER), out))
+            heapq.heappush(ready, (output_order((key, out)), next(_ORDER), out))
     return min(tracker.due + tracker.delay for tracker in trackers)
 
 
 def _release(ready: list[Ready], before: float) -> Iterator[tuple[SortKey, Hit]]:
     """Pop the correlation hits dated before ``before``, in order, with their sort keys."""
-    while ready and ready[0][0][0] < before:
-        key, _, hit = heapq.heappop(ready)
+    while ready and ready[0][0][0][0] < before:
+        (key, _), _, hit = heapq.heappop(ready)
         yield key, hit

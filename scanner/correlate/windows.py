@@ -25,8 +25,10 @@ When it fires (decided here, documented for users):
   groups with at least one hit exist, so "zero events" cannot fire.
 
 A hit without a timestamp, without a group-by field, or without a usable measured value is
-counted, and :meth:`Tracker.report` adds one Problem per cause. This module knows nothing of
-other rules: the engine routes hits, orders trackers and sets boundaries.
+counted, and :meth:`Tracker.report` adds one Problem per cause. A tracker given a ``shard``
+counts those alike but enters only the groups of its partition (scanner.correlate.partition).
+This module knows nothing of other rules: the engine routes hits, orders trackers and sets
+boundaries.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from scanner.correlate.measures import (
     is_negated,
     parse_expression,
 )
+from scanner.correlate.shard import Shard, shard_of
 from scanner.errors import Location, Problems
 from scanner.model import AnyHit, Correlation, CorrelationSpec, Hit, RuleInfo
 
@@ -199,6 +202,7 @@ class Tracker:
         self.sliding = (not is_negated(self.expression) if self.expression
                         else self.op in RISING_OPS)
         self.delay = 0.0  # set by the engine: how far this tracker trails the input clock
+        self.shard: Shard | None = None  # set by the engine: enter only this partition's groups
         self.boundary = -math.inf
         # No boundary up to ``due`` gives ``advance`` work: at most the earliest queued hit
         # or deadline, -inf once a hit waits in ``emitted``. The engine skips those calls.
@@ -305,6 +309,8 @@ class Tracker:
             if value is None:
                 self.skipped["unmeasured"] += 1
                 return
+        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
+            return
         self.seq = seq = self.seq + 1
         entry = Entry(epoch, seq, hit, reader.refs, value)
         group = self.groups.get(key)

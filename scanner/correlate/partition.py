@@ -1,0 +1,82 @@
+"""Key-partitioned correlation: the same correlation hits, computed by several processes.
+
+The groups of one :class:`~scanner.correlate.windows.Tracker` are independent, so when no
+correlation reads another's hits (no chain: every tracker's ``delay`` is 0), partition
+``p`` of ``P`` can run every tracker over every hit while entering only the hits whose
+group key :func:`~scanner.correlate.shard.shard_of` maps to ``p``. Each partition counts
+the hits it cannot use exactly as a single pass does (the filter comes after those
+checks), so the main process's partition 0 alone reports them and ``plan``'s rejections,
+and partitions ``1..P-1`` (:func:`helpers`, worker processes spilling where the main
+process does) return only their correlation hits, as :class:`~scanner.hitruns.Runs`.
+:func:`merge_parts` joins the partitions' hits in the engine's output order
+(:func:`~scanner.correlate.engine.output_order`), which is total, so the result equals
+the single pass's whatever ``P`` is.
+:func:`partitions` says when this pays: with ``jobs`` above 1, no chain, and at least
+:data:`PARTITION_HITS` hits per partition; otherwise ``1``, the single pass.
+"""
+
+from __future__ import annotations
+
+import heapq
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from scanner.correlate.engine import correlate_keyed, output_order, plan
+from scanner.errors import Problems
+from scanner.hitruns import RunWriter, Runs, init_process, spill_directory
+from scanner.model import CorrelationSpec, Keyed
+
+__all__ = ["PARTITION_HITS", "correlate_part", "helpers", "merge_parts", "partitions"]
+
+PARTITION_HITS = 50_000  # hits per partition at least, or partitioning does not pay
+
+_specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
+
+
+def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
+    """How many partitions to correlate ``hits`` hits in: 1 means the single pass."""
+    parts = min(jobs, hits // PARTITION_HITS)
+    if parts < 2:
+        return 1
+    trackers = plan(specs, Problems())  # rejections are reported by the pass itself
+    if not trackers or any(tracker.delay for tracker in trackers):
+        return 1
+    return parts
+
+
+@contextmanager
+def helpers(hits: Runs, specs: Sequence[CorrelationSpec],
+            parts: int) -> Iterator[list[Future[Runs]]]:
+    """Partitions ``1..parts-1`` of the correlation of ``hits``, running in worker
+    processes during the block (none when ``parts`` is 1)."""
+    if parts < 2:
+        yield []
+        return
+    with ProcessPoolExecutor(max_workers=parts - 1, initializer=init_process,
+                             initargs=(spill_directory(), _remember, specs)) as pool:
+        futures = [pool.submit(correlate_part, hits, part, parts) for part in range(1, parts)]
+        try:
+            yield futures
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _remember(specs: Sequence[CorrelationSpec]) -> None:
+    global _specs
+    _specs = specs
+
+
+def correlate_part(hits: Runs, part: int, parts: int) -> Runs:
+    """In a helper process: the correlation hits of partition ``part`` of ``parts``."""
+    found = RunWriter()
+    found.extend_keyed(correlate_keyed(hits.keyed(), _specs, Problems(), (part, parts)))
+    return found.close()
+
+
+def merge_parts(runs: Sequence[Runs]) -> Iterator[Keyed]:
+    """The correlation hits of every partition, in the engine's output order."""
+    if len(runs) == 1:
+        return runs[0].keyed()
+    return heapq.merge(*(r.keyed() for r in runs), key=output_order)
