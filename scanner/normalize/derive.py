@@ -18,11 +18,11 @@ Works on normalized events only: it knows no file, route or rule.
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any, Callable, Iterator, Mapping
 
 from scanner.model import Event, LogSource
 from scanner.normalize.decoders import audit_kv
+from scanner.normalize.identity import ByIdentity
 
 PROCESS_CREATION = LogSource(category="process_creation", product="linux")
 """The logsource of every derived event."""
@@ -130,25 +130,11 @@ def derive(event: Event) -> tuple[Event, ...]:
     return tuple(derived)
 
 
-_KNOWN: dict[int, tuple[tuple[LogSource, ...], tuple[Deriver, ...]]] = {}
-"""id of a logsources tuple → (the tuple, kept alive so its id stays its own; its derivers)."""
-MAX_KNOWN = 1024
-"""Tuples remembered at most (events share a few; one made per event is not remembered)."""
-
-
-def _derivers_of(logsources: tuple[LogSource, ...]) -> tuple[Deriver, ...]:
-    """:func:`_derivers` of the tuple, looked up by identity: no hashing per event."""
-    known = _KNOWN.get(id(logsources))
-    if known is None:
-        known = (logsources, _derivers(logsources))
-        if len(_KNOWN) < MAX_KNOWN:
-            _KNOWN[id(logsources)] = known
-    return known[1]
-
-
-@cache
 def _derivers(logsources: tuple[LogSource, ...]) -> tuple[Deriver, ...]:
-    """The derivers of the Linux services among ``logsources``, once each, in their order
-    (events share a few logsource tuples, so this is worked out once per tuple)."""
+    """The derivers of the Linux services among ``logsources``, once each, in their order."""
     services = dict.fromkeys(ls.service for ls in logsources if ls.product == "linux")
     return tuple(_DERIVERS[s] for s in services if s in _DERIVERS)
+
+
+# Events share a few logsource tuples: their derivers are worked out once per tuple.
+_derivers_of = ByIdentity(_derivers, limit=1024)

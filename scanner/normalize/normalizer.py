@@ -31,6 +31,7 @@ from scanner.model import Event, FileStats, LogSource, SourceFile, search_text
 from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import decode
 from scanner.normalize.grammars import load_grammar
+from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
 from scanner.normalize.routes import Choice, Route
 from scanner.normalize.timestamps import MONTHS, parse_time
@@ -165,19 +166,13 @@ class _Events:
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
-        # by the identity of the tuple a parse adds (a route's own, long-lived): hashing the
-        # LogSources of each event cost more; the entry holds the tuple, so its id stays its own
-        self._sources: dict[int, tuple[tuple[LogSource, ...], tuple[LogSource, ...]]] = {}
+        # by the tuple a parse adds (a route's own, long-lived)
+        self._sources = ByIdentity(lambda added: _unique((*self.base_sources, *added)),
+                                   limit=MAX_PROGRAMS)
 
     def sources(self, parsed: Parsed) -> tuple[LogSource, ...]:
         """The logsources of an event: the file's, then those its parse adds (worked out once)."""
-        added = parsed.logsources
-        found = self._sources.get(id(added))
-        if found is None:
-            found = (added, _unique((*self.base_sources, *added)))
-            if len(self._sources) < MAX_PROGRAMS:
-                self._sources[id(added)] = found
-        return found[1]
+        return self._sources(parsed.logsources)
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
