@@ -15,6 +15,7 @@ import traceback
 from typing import Callable, Sequence
 
 from scanner import __version__
+from scanner.config import ENGINES
 from scanner.errors import LogsigmaError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--write-baseline", metavar="FILE", help="record today's hits in FILE")
     scan.add_argument("--no-prefilter", action="store_true",
                       help="evaluate every rule on every event (for benchmarks and checks)")
+    scan.add_argument("--engine", choices=ENGINES, default=ENGINES[0],
+                      help="the matching engine (default: %(default)s)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
 
     events = sub.add_parser("events", help="write normalized events as JSON lines")

@@ -15,6 +15,10 @@ from scanner.errors import UsageError
 from scanner.normalize.timestamps import parse_tz
 from scanner.resources import bundled_rules_dir
 
+#: The matching engines ``--engine`` chooses from; the first is the default.
+ENGINES = ("reference",)
+
+
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
     """Everything ``logsigma scan`` needs, checked."""
@@ -41,6 +45,7 @@ class ScanConfig:
     write_baseline: Path | None
     prefilter: bool
     quiet: bool
+    engine: str = "reference"
 
 
 def parse_time(option: str, text: str | None, tz: tzinfo, end_of_day: bool = False) -> datetime | None:
@@ -115,4 +120,5 @@ def scan_config(args: argparse.Namespace) -> ScanConfig:
         write_baseline=Path(args.write_baseline) if args.write_baseline else None,
         prefilter=not args.no_prefilter,
         quiet=args.quiet,
+        engine=args.engine,
     )

@@ -114,6 +114,7 @@ class WorkerOptions:
     tz: tzinfo
     since: datetime | None
     until: datetime | None
+    engine: str = "reference"
 
 
 class Worker:
@@ -184,12 +185,18 @@ class Worker:
                         yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
 
 
+def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:
+    """The worker of ``options.engine``: every engine scans a :class:`WorkUnit` into a
+    :class:`UnitResult` from the same compiled rules, with byte-identical output."""
+    return Worker(compiled, options)
+
+
 _WORKER: Worker | None = None
 
 
 def _init_worker(compiled: CompiledRules, options: WorkerOptions) -> None:
     global _WORKER
-    _WORKER = Worker(compiled, options)
+    _WORKER = new_worker(compiled, options)
 
 
 def _scan_in_worker(unit: WorkUnit) -> UnitResult:
@@ -208,7 +215,7 @@ def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: Worke
     spill hits where this process does, so a result is a small handle.
     """
     if jobs <= 1 or len(units) <= 1:
-        worker = Worker(compiled, options)
+        worker = new_worker(compiled, options)
         for index, unit in enumerate(units):
             result = worker.scan(unit)
             progress.advance(result.stats.bytes, result.stats.lines)
@@ -320,7 +327,7 @@ def merge_results(units: Sequence[WorkUnit], results: Iterable[tuple[int, UnitRe
             spans[file.stats.source] = file.span
     anomalies += chain_anomalies(scan.chains, spans)
     if anomalies:  # rare: only then is a matcher compiled in the main process
-        hits.extend(Worker(compiled, options).scan_events((INTEGRITY,), anomalies))
+        hits.extend(new_worker(compiled, options).scan_events((INTEGRITY,), anomalies))
     return hits.close()
 
 
@@ -451,7 +458,7 @@ def run_scan(config: ScanConfig) -> int:
         _print_problems(scan.problems)
         print("logsigma: error: no readable input file", file=sys.stderr)
         return EXIT_ERROR
-    options = WorkerOptions(config.prefilter, config.tz, config.since, config.until)
+    options = WorkerOptions(config.prefilter, config.tz, config.since, config.until, config.engine)
     progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
     with spill_space():  # hits beyond a bound wait on disk, never in the scanned tree
         try:
