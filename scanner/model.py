@@ -172,15 +172,31 @@ class SourceFile:
     chain_index: int = 0
 
 
+class FieldValues(NamedTuple):
+    """The most frequent values of one field over a correlation's hits, and how many
+    distinct values there were in all (scanner.correlate.details)."""
+
+    field: str
+    top: tuple[tuple[str, int], ...]  # (value, count), most frequent first
+    distinct: int
+
+
 @dataclass(frozen=True, slots=True)
 class Correlation:
-    """What a correlation hit adds: its group, its window and what made it fire."""
+    """What a correlation hit adds: its group, its window and what made it fire.
+
+    ``closing`` holds key fields of the hit that completed the window (who logged in,
+    and how); ``values`` the top values of the accounts, URIs and user agents its hits
+    carried.
+    """
 
     group: tuple[tuple[str, Any], ...]
     window_start: datetime | None
     window_end: datetime | None
     value: float | int | None
     contributors: tuple[tuple[str, int], ...]  # (source, line), time-ordered
+    closing: tuple[tuple[str, Any], ...] = ()
+    values: tuple[FieldValues, ...] = ()
 
 
 SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)

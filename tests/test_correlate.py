@@ -18,6 +18,7 @@ import pytest
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
 
+from scanner.correlate.details import READ_FIELDS
 from scanner.correlate.engine import correlate, fields_read
 from scanner.correlate.windows import CONTRIBUTOR_CAP, Tracker
 from scanner.errors import Problems
@@ -567,10 +568,10 @@ def test_long_random_streams_match_the_brute_force_reference(seed: int) -> None:
 def test_fields_read_lists_what_correlation_needs_of_each_rule() -> None:
     specs = pysigma_specs((REPO / "sigma_rules/linux_sshd_authentication.yml").read_text())
     assert fields_read([*specs, spec("event_lottery")]) == {
-        "logsigma_sshd_auth_failure": {"client", "src_ip", "rhost"},
-        "logsigma_sshd_pam_auth_failure": {"client", "src_ip", "rhost"},
-        "logsigma_sshd_named_user_failure": {"src_ip", "user"},
-        "logsigma_sshd_login_accepted": {"src_ip"},
+        "logsigma_sshd_auth_failure": {"client", "src_ip", "rhost", *READ_FIELDS},
+        "logsigma_sshd_pam_auth_failure": {"client", "src_ip", "rhost", *READ_FIELDS},
+        "logsigma_sshd_named_user_failure": {"src_ip", "user", *READ_FIELDS},
+        "logsigma_sshd_login_accepted": {"src_ip", *READ_FIELDS},
     }
 
 
@@ -579,6 +580,6 @@ def test_hits_stripped_to_the_fields_read_correlate_the_same() -> None:
     read = fields_read(RANDOM_SPECS)
     stripped = [dataclasses.replace(h, raw="", logsource=(), fields={
         k: v for k, v in h.fields.items() if k in read.get(h.rule.id, ())}) for h in hits]
-    assert (read[FAIL.id], read[OK.id]) == ({"src_ip", "user"}, {"src_ip"})
+    assert (read[FAIL.id], read[OK.id]) == ({"src_ip", "user", *READ_FIELDS}, {"src_ip", *READ_FIELDS})
     whole = list(correlate(hits, RANDOM_SPECS, Problems()))
     assert whole and list(correlate(stripped, RANDOM_SPECS, Problems())) == whole

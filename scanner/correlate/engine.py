@@ -23,6 +23,7 @@ import itertools
 import math
 from typing import Iterable, Iterator, Sequence
 
+from scanner.correlate.details import READ_FIELDS
 from scanner.correlate.shard import Shard
 from scanner.correlate.windows import Tracker
 from scanner.errors import Location, Problems
@@ -138,7 +139,8 @@ def fields_read(specs: Sequence[CorrelationSpec]) -> dict[str, frozenset[str]]:
     hit, correlation reads only ``rule.id``, ``rule.name``, ``timestamp``, ``source``,
     ``line`` and these ``fields`` (missing ones count as missing); the pipeline may drop
     the rest (``raw``, ``logsource``, other fields) before keeping hits. A field named
-    by an alias is listed under every field the alias maps to, a safe superset.
+    by an alias is listed under every field the alias maps to, a safe superset; the
+    fields a correlation hit describes its hits by (``details.READ_FIELDS``) are read too.
     """
     read: dict[str, set[str]] = {}
     for spec in specs:
@@ -147,7 +149,7 @@ def fields_read(specs: Sequence[CorrelationSpec]) -> dict[str, frozenset[str]]:
         except ValueError:  # never evaluated, so reads nothing
             continue
         names = {native for name in (*spec.group_by, *spec.field)
-                 for native in (name, *spec.aliases.get(name, {}).values())}
+                 for native in (name, *spec.aliases.get(name, {}).values())} | READ_FIELDS
         for ref in refs:
             read.setdefault(ref, set()).update(names)
     return {ref: frozenset(names) for ref, names in read.items()}

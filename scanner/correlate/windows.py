@@ -59,6 +59,7 @@ from scanner.correlate.measures import (
     is_negated,
     parse_expression,
 )
+from scanner.correlate.details import ValueCounter, closing_fields
 from scanner.correlate.shard import Shard, shard_of
 from scanner.errors import Location, Problems
 from scanner.model import AnyHit, Correlation, CorrelationSpec, Hit, RuleInfo
@@ -92,8 +93,10 @@ def _percentile(spec: CorrelationSpec) -> float:
 
 @dataclass(slots=True)
 class Contributors:
-    """The contributing entries, capped to the first and last CAP, and their count."""
+    """The contributing entries, capped to the first and last CAP, their count and the
+    values of their tallied fields (scanner.correlate.details)."""
 
+    values: ValueCounter
     head: list[Entry] = field(default_factory=list)
     tail: deque[Entry] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
     total: int = 0
@@ -101,6 +104,7 @@ class Contributors:
     def add(self, entry: Entry) -> None:
         """Record the next contributor, in time order."""
         self.total += 1
+        self.values.add(entry.hit.fields)
         if len(self.head) < CONTRIBUTOR_CAP:
             self.head.append(entry)
         else:
@@ -123,7 +127,7 @@ class Burst:
     first: Entry
     last: Entry
     peak: Number | None
-    contributors: Contributors = field(default_factory=Contributors)
+    contributors: Contributors
 
 
 @dataclass(slots=True)
@@ -199,6 +203,9 @@ class Tracker:
         self.numeric = spec.type in NUMERIC_TYPES
         self.counting = spec.type == "event_count"  # the measure is len(entries)
         self.span = spec.timespan
+        # group-by names and the fields they alias: not worth repeating in a hit's details
+        self.grouped = frozenset((*spec.group_by, *(native for name in spec.group_by
+                                                     for native in spec.aliases.get(name, {}).values())))
         self.sliding = (not is_negated(self.expression) if self.expression
                         else self.op in RISING_OPS)
         self.delay = 0.0  # set by the engine: how far this tracker trails the input clock
@@ -363,7 +370,7 @@ class Tracker:
                 value = group.measure.value(group.entries)
                 if self._holds(group, value):
                     first, last = group.entries[0], group.entries[-1]
-                    contributors = Contributors()
+                    contributors = self._contributors()
                     contributors.extend(group.entries)
                     self._emit(group.key, first, last, first.time + timedelta(seconds=span),
                                value, contributors)
@@ -394,7 +401,8 @@ class Tracker:
     def _fire(self, group: Group, entry: Entry, value: Number | None) -> None:
         burst = group.burst
         if burst is None:
-            burst = group.burst = Burst(first=group.entries[0], last=entry, peak=value)
+            burst = group.burst = Burst(first=group.entries[0], last=entry, peak=value,
+                                        contributors=self._contributors())
             burst.contributors.extend(group.entries)
         else:
             if value is not None and (burst.peak is None or value > burst.peak):
@@ -423,8 +431,14 @@ class Tracker:
             logsource=(), fields={spec.type: shown, "events": contributors.total, **dict(key)},
             raw=raw,
             correlation=Correlation(group=key, window_start=first.time, window_end=end,
-                                    value=shown, contributors=contributors.listed()),
+                                    value=shown, contributors=contributors.listed(),
+                                    closing=closing_fields(last.hit, self.grouped),
+                                    values=contributors.values.tallies()),
         ))
+
+    def _contributors(self) -> Contributors:
+        """An empty contributor list for one window of this correlation."""
+        return Contributors(ValueCounter(self.grouped))
 
     def _reader(self, rule: RuleInfo) -> Reader:
         """Resolve (once per rule) where ``rule``'s hits keep each field, and its refs."""

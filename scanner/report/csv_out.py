@@ -21,11 +21,17 @@ def csv_row(hit: Hit) -> list[str]:
     fields = rec["fields"]
     values = (rec["timestamp"], rec["level"], rec["rule_title"], rec["rule_id"], rec["source"],
               rec["line"], logsource_text(hit), first_field(fields, HOST_FIELDS),
-              fields.get("program"), fields.get("user"), first_field(fields, SRC_IP_FIELDS),
+              fields.get("program"), fields.get("user") or closing_user(hit),
+              first_field(fields, SRC_IP_FIELDS),
               rec["raw"], rec["status"], " ".join(rec["tags"]), "yes" if hit.derived else "",
               json.dumps(rec["correlation"], default=str) if "correlation" in rec else "",
               json.dumps(fields, default=str, sort_keys=True))
     return [csv_cell(v) for v in values]
+
+
+def closing_user(hit: Hit) -> object:
+    """The account a correlation hit's closing event names, if any."""
+    return dict(hit.correlation.closing).get("user") if hit.correlation else None
 
 
 def write_csv(hits: Iterable[Hit], out: TextIO) -> None:

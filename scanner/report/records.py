@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scanner.model import Hit
+from scanner.model import Correlation, Hit
 
 # Fields shown in the CSV's fixed columns and in the table's summary, in order of
 # preference: the first one an event has wins.
@@ -64,5 +64,19 @@ def hit_record(hit: Hit) -> dict[str, Any]:
             "window_end": iso(corr.window_end),
             "value": corr.value,
             "events": [f"{source}:{line}" for source, line in corr.contributors],
+            "closing": dict(corr.closing),
+            "values": {tally.field: {"top": [list(pair) for pair in tally.top],
+                                     "distinct": tally.distinct} for tally in corr.values},
         }
     return record
+
+
+def correlation_summary(corr: Correlation) -> str:
+    """The closing fields and top values of a correlation, as one line of text:
+    ``user=webadmin auth_method=password; user: root 40, admin 2 (12 in all)``."""
+    parts = [" ".join(f"{k}={v}" for k, v in corr.closing)] if corr.closing else []
+    for tally in corr.values:
+        top = ", ".join(f"{value} {count}" for value, count in tally.top)
+        parts.append(f"{tally.field}: {top}" + (f" ({tally.distinct} in all)"
+                                                if tally.distinct > len(tally.top) else ""))
+    return "; ".join(parts)

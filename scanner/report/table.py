@@ -12,7 +12,7 @@ from typing import Any, Iterable, TextIO
 from tabulate import tabulate
 
 from scanner.model import Hit
-from scanner.report.records import SRC_IP_FIELDS, first_field
+from scanner.report.records import SRC_IP_FIELDS, correlation_summary, first_field
 from scanner.report.safe import terminal_text
 
 # Fields worth a glance in the "details" column, in order.
@@ -31,8 +31,9 @@ def details(hit: Hit) -> str:
         if corr.value is not None:
             parts.append(f"value={corr.value:g}" if isinstance(corr.value, float) else
                          f"value={corr.value}")
-        parts.append(f"events={len(corr.contributors)}")
-        return " ".join(parts)
+        parts.append(f"events={hit.fields.get('events', len(corr.contributors))}")
+        described = correlation_summary(corr)
+        return " ".join(parts) + (f"; {described}" if described else "")
     fields = hit.fields
     parts = []
     ip = first_field(fields, SRC_IP_FIELDS)

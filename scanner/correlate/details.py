@@ -1,0 +1,94 @@
+"""Who and what a correlation hit is about: its closing event and the values its hits tried.
+
+Takes the hits of one correlation window (a burst, or a closing window), in time order,
+and gives what reports show beside the group: the key fields of the *closing* hit (the
+line that completed the window: for "login accepted after failures", the account that
+got in and how) and, for each tallied field (accounts, URIs, user agents), the five
+most frequent values with their counts and how many distinct values there were in all.
+
+This module is the one place that computes them. :class:`ValueCounter` takes hits one
+at a time (the sliding-window tracker adds each contributor as it joins a burst);
+:func:`window_details` folds a whole hit list (for an engine that has the window's hits
+at hand). Both give equal results for equal hit lists. The correlation engine keeps
+these fields on the hits of rules that only feed correlations (``READ_FIELDS``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Mapping
+
+from scanner.model import AnyHit, FieldValues
+
+__all__ = ["CLOSING_FIELDS", "READ_FIELDS", "TALLIED_FIELDS", "TOP_VALUES", "ValueCounter",
+           "closing_fields", "window_details"]
+
+CLOSING_FIELDS = ("user", "auth_method", "target_user", "command", "target_host")
+"""The fields of the closing hit a correlation hit shows, in this order (those present)."""
+
+TALLIED_FIELDS = ("user", "uri", "user_agent")
+"""The fields whose distinct values a correlation hit counts over its window."""
+
+TOP_VALUES = 5
+"""How many of the most frequent values of a tallied field are listed."""
+
+READ_FIELDS = frozenset((*CLOSING_FIELDS, *TALLIED_FIELDS))
+"""Every field this module reads from a contributing hit."""
+
+
+def closing_fields(hit: AnyHit, group_by: Iterable[str] = ()) -> tuple[tuple[str, Any], ...]:
+    """The :data:`CLOSING_FIELDS` of ``hit`` that are set, less the group-by ones."""
+    skip = set(group_by)
+    fields = hit.fields
+    return tuple((name, fields[name]) for name in CLOSING_FIELDS
+                 if name not in skip and fields.get(name) not in (None, ""))
+
+
+class ValueCounter:
+    """The distinct values of the tallied fields over hits added one at a time."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, group_by: Iterable[str] = ()) -> None:
+        skip = set(group_by)
+        self.counts: dict[str, Counter[str]] = {name: Counter() for name in TALLIED_FIELDS
+                                                if name not in skip}
+
+    def add(self, fields: Mapping[str, Any]) -> None:
+        """Count the tallied values of one contributing hit's ``fields``."""
+        for name, counter in self.counts.items():
+            value = fields.get(name)
+            if value is not None and value != "":
+                counter[value if type(value) is str else _text(value)] += 1
+
+    def tallies(self) -> tuple[FieldValues, ...]:
+        """Per tallied field seen: the top values (most frequent first, ties by value) and
+        the number of distinct values."""
+        return tuple(
+            FieldValues(name, tuple(sorted(counter.items(), key=_by_count)[:TOP_VALUES]),
+                        len(counter))
+            for name, counter in self.counts.items() if counter)
+
+
+def window_details(hits: Iterable[AnyHit], group_by: Iterable[str] = ()
+                   ) -> tuple[tuple[tuple[str, Any], ...], tuple[FieldValues, ...]]:
+    """The closing fields of the last of ``hits`` (a window's hits, in time order) and the
+    tallies of all of them."""
+    group_by = tuple(group_by)
+    counter = ValueCounter(group_by)
+    last = None
+    for last in hits:
+        counter.add(last.fields)
+    closing = closing_fields(last, group_by) if last is not None else ()
+    return closing, counter.tallies()
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _text(value: Any) -> str:
+    """A non-string field value as text (list elements joined by spaces)."""
+    if isinstance(value, list | tuple):
+        return " ".join(map(str, value))
+    return str(value)
