@@ -62,6 +62,7 @@ STORY_RULES = {
     "Su Authentication Failure",
     "Zeroed Or Truncated wtmp Record",
     "Offensive Tool Package Installed",
+    "Network Password Brute-Forcer Run",
 }
 
 

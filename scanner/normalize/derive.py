@@ -6,7 +6,8 @@ line that ran a command (kind ``command``: ``bob : TTY=pts/0 ; PWD=/home/bob ;
 USER=root ; COMMAND=/usr/bin/cat /etc/shadow``) and an auditd event holding an EXECVE
 record (``argc=2 a0="cat" a1="/etc/shadow"``). A derived event carries the logsource
 ``{product: linux, category: process_creation}``, the native fields ``image``,
-``command_line``, ``user``, ``cwd``, ``target_user`` (those known), the source, line,
+``command_line``, ``user``, ``cwd``, ``target_user`` (those known; ``target_host`` for an
+attack tool, scanner.normalize.targets), the source, line,
 raw text and timestamp of the record it came from, and ``derived=True``. Sudo lines
 that ran nothing (wrong password, user not in sudoers, ``sudo -l``) derive nothing; a
 relative sudo command (``./filebeat``) keeps its ``image`` as logged, beside ``cwd``:
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator, Mapping
 from scanner.model import Event, LogSource
 from scanner.normalize.decoders import audit_kv
 from scanner.normalize.identity import ByIdentity
+from scanner.normalize.targets import with_target
 
 PROCESS_CREATION = LogSource(category="process_creation", product="linux")
 """The logsource of every derived event."""
@@ -123,6 +125,7 @@ def derive(event: Event) -> tuple[Event, ...]:
     for deriver in _derivers_of(event.logsources):
         fields = deriver(event)
         if fields:
+            fields = with_target(fields)
             derived.append(Event(source=event.source, line=event.line, format=event.format,
                                  logsources=(PROCESS_CREATION,), fields=fields, raw=event.raw,
                                  timestamp=event.timestamp, time_note=event.time_note,
