@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--no-builtin", action="store_true", help="do not load the bundled rules")
     _add_rule_paths(scan)
     scan.add_argument("-f", "--format", dest="output_format", default="table",
-                      choices=("table", "csv", "jsonl", "json"), help="output format (default table)")
+                      choices=("table", "csv", "jsonl", "json", "sarif", "junit", "html"),
+                      help="output format (default table)")
     scan.add_argument("-o", "--output", metavar="FILE", help="write hits to FILE (atomically)")
     scan.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                       help="worker processes (default: CPU count)")

@@ -128,6 +128,7 @@ class RuleInfo:
     name: str | None = None
     kind: str = "rule"  # "rule" or the correlation type, e.g. "event_count"
     output: bool = True  # False for base rules of a correlation with generate: false
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

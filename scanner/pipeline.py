@@ -48,6 +48,7 @@ from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
+from scanner.report.context import ReportContext
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
@@ -403,6 +404,11 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
     return Replay(lambda: filter(new, wanted())), tally
 
 
+def reported_rules(compiled: CompiledRules) -> tuple[RuleInfo, ...]:
+    """The rules whose hits a scan may report: output base rules, then correlations."""
+    return (*(r for r in compiled.rules if r.output), *(c.rule for c in compiled.correlations))
+
+
 def summarize(scan: Scan, tally: HitTally) -> dict[str, Any]:
     """The run summary shared by the table footer and ``--format json``."""
     lines = sum(s.lines for s in scan.stats)
@@ -469,7 +475,8 @@ def run_scan(config: ScanConfig) -> int:
         shown, tally = select_hits(hits, compiled, scan)
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
-        emit(shown, summary, config.output_format, config.output)
+        emit(shown, summary, config.output_format, config.output, ReportContext(
+            reported_rules(compiled), config.fail_on, config.paths))
         if config.write_baseline:
             with atomic_text(config.write_baseline) as out:
                 out.write(baseline_text(shown))

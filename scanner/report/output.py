@@ -11,8 +11,12 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from scanner.errors import LogsigmaError, Location
 from scanner.model import Hit
+from scanner.report.context import ReportContext
 from scanner.report.csv_out import write_csv
+from scanner.report.html import write_html
 from scanner.report.jsonl import write_json, write_jsonl
+from scanner.report.junit import write_junit
+from scanner.report.sarif import write_sarif
 from scanner.report.table import write_table
 
 
@@ -34,27 +38,35 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
         raise
 
 
-def write_hits(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, out: TextIO) -> None:
-    """Render ``hits`` as ``fmt`` (table, csv, jsonl, json) onto ``out``, streaming; the
-    table iterates ``hits`` twice."""
+def write_hits(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, out: TextIO,
+               context: ReportContext = ReportContext()) -> None:
+    """Render ``hits`` as ``fmt`` (table, csv, jsonl, json, sarif, junit, html) onto
+    ``out``, streaming; the table and the HTML report iterate ``hits`` twice."""
     if fmt == "table":
         write_table(hits, out)
     elif fmt == "csv":
         write_csv(hits, out)
     elif fmt == "jsonl":
         write_jsonl(hits, out)
+    elif fmt == "sarif":
+        write_sarif(hits, context, out)
+    elif fmt == "junit":
+        write_junit(hits, context, out)
+    elif fmt == "html":
+        write_html(hits, summary, context, out)
     else:
         write_json(hits, summary, out)
 
 
-def emit(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, path: Path | None) -> None:
+def emit(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, path: Path | None,
+         context: ReportContext = ReportContext()) -> None:
     """Write the hits to ``path`` atomically, or to stdout when ``path`` is None."""
     if path is None or str(path) == "-":
-        write_hits(hits, summary, fmt, sys.stdout)
+        write_hits(hits, summary, fmt, sys.stdout, context)
         sys.stdout.flush()
     elif path.is_char_device():  # /dev/null and friends cannot be replaced
         with path.open("w", encoding="utf-8", newline="") as out:
-            write_hits(hits, summary, fmt, out)
+            write_hits(hits, summary, fmt, out, context)
     else:
         with atomic_text(path) as out:
-            write_hits(hits, summary, fmt, out)
+            write_hits(hits, summary, fmt, out, context)

@@ -277,7 +277,7 @@ class _Loader:
             logsource=LogSource.from_dict(vars(rule.logsource)) if isinstance(rule, SigmaRule)
             else LogSource(),
             path=self.paths[id(rule)], description=rule.description, name=rule.name, kind=kind,
-            output=rule._output)
+            output=rule._output, references=tuple(str(r) for r in rule.references or ()))
 
     def _correlation(self, rule: SigmaCorrelationRule, collection: SigmaCollection,
                      usable: set[str]) -> CorrelationSpec | None:
