@@ -1,4 +1,5 @@
-"""The wheel ships grammars/ and sigma_rules/, which live outside the package directory."""
+"""The wheel ships grammars/ and sigma_rules/, which live outside the package directory,
+and the HTML report's templates (package data)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def expected_data_files() -> set[str]:
     names |= {f"scanner/grammars/{p.name}" for p in (REPO / "grammars").glob("*.yaml")}
     names |= {f"scanner/sigma_rules/{p.relative_to(REPO / 'sigma_rules').as_posix()}"
               for p in (REPO / "sigma_rules").rglob("*.yml")}
+    names |= {f"scanner/report/templates/{p.name}"
+              for p in (REPO / "scanner" / "report" / "templates").iterdir()}
     return names
 
 

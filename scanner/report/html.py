@@ -82,10 +82,10 @@ def hit_view(number: int, hit: Hit) -> dict[str, Any]:
 
 
 def _script() -> tuple[str, str]:
-    """The report's script and its CSP source expression (``'sha256-…'``)."""
+    """The report's script and its SHA-256 digest in base64 (the CSP names it)."""
     text = resources.files("scanner.report").joinpath("templates/report.js").read_text("utf-8")
     digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
-    return text, f"'sha256-{digest}'"
+    return text, digest
 
 
 def _environment() -> Environment:
@@ -114,14 +114,14 @@ def write_html(hits: Iterable[Hit], summary: dict[str, Any], context: ReportCont
     moments = [(m.when, f"{m.title} ({m.where})") for m in told.key_moments if m.when]
     rules = sorted((rule_view(known[rule_id], n) for rule_id, n in by_rule.items()),
                    key=lambda r: (-level_rank(r["level"]), r["title"]))
-    script, script_hash = _script()
+    script, script_digest = _script()
     template = _environment().get_template("report.html.j2")
     for piece in template.generate(
             version=__version__, summary=summary, roots=[str(p) for p in context.roots],
             first=iso(first), last=iso(last), chart=timeline.chart(moments), story=told,
             moments=told.key_moments, rules=rules, hits=_views(hits),
             levels=[lvl for lvl in reversed(LEVELS) if lvl in summary.get("hits_by_level", {})],
-            script=script, script_hash=script_hash):
+            script=script, script_digest=script_digest):
         out.write(piece)
 
 
