@@ -152,7 +152,7 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600, check=False)
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "html", "sarif", "junit"])
 def test_jobs_do_not_change_the_output(tmp_path: Path, fmt: str) -> None:
     outputs = []
     for jobs in ("1", "2"):

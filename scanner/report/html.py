@@ -118,11 +118,15 @@ def write_html(hits: Iterable[Hit], summary: dict[str, Any], context: ReportCont
     template = _environment().get_template("report.html.j2")
     for piece in template.generate(
             version=__version__, summary=summary, roots=[str(p) for p in context.roots],
-            first=iso(first), last=iso(last), chart=timeline.chart(moments), story=told,
+            first=_seconds(first), last=_seconds(last), chart=timeline.chart(moments), story=told,
             moments=told.key_moments, rules=rules, hits=_views(hits),
             levels=[lvl for lvl in reversed(LEVELS) if lvl in summary.get("hits_by_level", {})],
             script=script, script_digest=script_digest):
         out.write(piece)
+
+
+def _seconds(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
 
 
 def _views(hits: Iterable[Hit]) -> Iterator[dict[str, Any]]:

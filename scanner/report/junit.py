@@ -24,6 +24,11 @@ def _where(hit: Hit) -> str:
     return f"{hit.source}:{hit.line} {stamp}"
 
 
+def _text_block(text: str) -> str:
+    """``text`` safe for XML element content, its line breaks kept."""
+    return "\n".join(escape_control(line) for line in text.split("\n"))
+
+
 def junit_tree(hits: Iterable[Hit], context: ReportContext) -> ET.Element:
     """The ``testsuites`` element of a run."""
     floor = level_rank(context.fail_on) if context.fail_on else None
@@ -49,7 +54,7 @@ def junit_tree(hits: Iterable[Hit], context: ReportContext) -> ET.Element:
                 for hit in found:
                     failure = ET.SubElement(case, "failure", type=rule.level or "unknown",
                                             message=escape_control(f"{_where(hit)}: {details(hit)}"))
-                    failure.text = escape_control(hit.raw)
+                    failure.text = _text_block(hit.raw)
                 failures += 1
             elif found:  # below --fail-on: listed, not failed
                 ET.SubElement(case, "system-out").text = "\n".join(

@@ -36,15 +36,15 @@ def _dumps(obj: Any) -> str:
 def sarif_rule(rule: RuleInfo) -> dict[str, Any]:
     """The ``reportingDescriptor`` of one Sigma rule."""
     level = rule.level or "informational"
-    text = rule.description or rule.title
+    text = (rule.description or rule.title).strip()
     references = "".join(f"\n- {ref}" for ref in rule.references)
+    help_text = text + (f"\n\nReferences:{references}" if references else "")
     descriptor: dict[str, Any] = {
         "id": rule.id,
         "name": rule.name or rule.title,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": text},
-        "help": {"text": text + (f"\nReferences:{references}" if references else ""),
-                 "markdown": text + (f"\n\nReferences:\n{references}" if references else "")},
+        "help": {"text": help_text, "markdown": help_text},
         "defaultConfiguration": {"level": SARIF_LEVELS.get(level, "note")},
         "properties": {"tags": list(rule.tags), "security-severity": SECURITY_SEVERITY.get(level, "1.0"),
                        "sigma-level": level, "sigma-status": rule.status or "",

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 from scanner.model import LEVELS
 
 HOURLY_SPAN = timedelta(days=7)
-WIDTH, HEIGHT = 960.0, 220.0  # the plot area, in SVG user units
+WIDTH, HEIGHT = 960.0, 160.0  # the plot area, in SVG user units
 MAX_TICKS = 12
-MARK_GAP = 20.0  # marks closer than this stack their numbers
+MARK_GAP = 20.0  # marks closer than this stack their numbers (rows 20 units apart)
 
 
 @dataclass(frozen=True, slots=True)
