@@ -36,8 +36,8 @@ def test_tracker_details_equal_window_details_over_the_contributing_hits(seed: i
         if found.fields["events"] > 2 * CONTRIBUTOR_CAP:  # the listed contributors are capped
             continue
         window = [by_place[place] for place in corr.contributors]
-        group_by = next(s.group_by for s in RANDOM_SPECS if s.rule.id == found.rule.id)
-        assert (corr.closing, corr.values) == window_details(window, group_by)
+        correlation = next(s for s in RANDOM_SPECS if s.rule.id == found.rule.id)
+        assert (corr.closing, corr.values) == window_details(correlation, window)
         checked += 1
     assert checked > 20
 

@@ -84,7 +84,8 @@ def artifact_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def test_demo_report_tells_the_story(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_report_tells_the_story(browser, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     from selenium.webdriver.support.ui import Select
 
     page = report(DEMO, tmp_path / "report.html")
@@ -138,7 +139,8 @@ def test_demo_report_tells_the_story(browser, tmp_path: Path) -> None:  # type: 
     Select(browser.find_element("id", "filter-rule")).select_by_value("")
     browser.execute_script("window.scrollTo(0, 0)")
     assert browser.save_screenshot(str(shot))
-    print(f"screenshot of the demo report: {shot}")
+    with capsys.disabled():  # shown in every run, not only a failing one
+        print(f"\nscreenshot of the demo report: {shot}")
     assert shot.stat().st_size > 10_000
 
 

@@ -9,8 +9,10 @@ most frequent values with their counts and how many distinct values there were i
 This module is the one place that computes them. :class:`ValueCounter` takes hits one
 at a time (the sliding-window tracker adds each contributor as it joins a burst);
 :func:`window_details` folds a whole hit list (for an engine that has the window's hits
-at hand). Both give equal results for equal hit lists. The correlation engine keeps
-these fields on the hits of rules that only feed correlations (``READ_FIELDS``).
+at hand). Both give equal results for equal hit lists. Fields a correlation groups by
+(:func:`grouped_fields`: its group-by names and the fields their aliases map to) are
+not repeated. The correlation engine keeps ``READ_FIELDS`` on the hits of rules that only
+feed correlations.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
-from scanner.model import AnyHit, FieldValues
+from scanner.model import AnyHit, CorrelationSpec, FieldValues
 
 __all__ = ["CLOSING_FIELDS", "READ_FIELDS", "TALLIED_FIELDS", "TOP_VALUES", "ValueCounter",
-           "closing_fields", "window_details"]
+           "closing_fields", "grouped_fields", "window_details"]
 
 CLOSING_FIELDS = ("user", "auth_method", "target_user", "command", "target_host")
 """The fields of the closing hit a correlation hit shows, in this order (those present)."""
@@ -34,6 +36,12 @@ TOP_VALUES = 5
 
 READ_FIELDS = frozenset((*CLOSING_FIELDS, *TALLIED_FIELDS))
 """Every field this module reads from a contributing hit."""
+
+
+def grouped_fields(spec: CorrelationSpec) -> frozenset[str]:
+    """The group-by names of ``spec`` and the native fields their aliases map to."""
+    return frozenset((*spec.group_by, *(native for name in spec.group_by
+                                        for native in spec.aliases.get(name, {}).values())))
 
 
 def closing_fields(hit: AnyHit, group_by: Iterable[str] = ()) -> tuple[tuple[str, Any], ...]:
@@ -72,11 +80,12 @@ class ValueCounter:
             for name, counter in self.counts.items() if counter)
 
 
-def window_details(hits: Iterable[AnyHit], group_by: Iterable[str] = ()
+def window_details(spec: CorrelationSpec, hits: Iterable[AnyHit]
                    ) -> tuple[tuple[tuple[str, Any], ...], tuple[FieldValues, ...]]:
-    """The closing fields of the last of ``hits`` (a window's hits, in time order) and the
-    tallies of all of them."""
-    group_by = tuple(group_by)
+    """What a hit of ``spec`` over ``hits`` (its window's contributing hits, in time order)
+    shows as ``Correlation.closing`` and ``Correlation.values``: the closing fields of the
+    last hit and the tallies of all of them."""
+    group_by = grouped_fields(spec)
     counter = ValueCounter(group_by)
     last = None
     for last in hits:

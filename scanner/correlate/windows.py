@@ -59,7 +59,7 @@ from scanner.correlate.measures import (
     is_negated,
     parse_expression,
 )
-from scanner.correlate.details import ValueCounter, closing_fields
+from scanner.correlate.details import ValueCounter, closing_fields, grouped_fields
 from scanner.correlate.shard import Shard, shard_of
 from scanner.errors import Location, Problems
 from scanner.model import AnyHit, Correlation, CorrelationSpec, Hit, RuleInfo
@@ -203,9 +203,7 @@ class Tracker:
         self.numeric = spec.type in NUMERIC_TYPES
         self.counting = spec.type == "event_count"  # the measure is len(entries)
         self.span = spec.timespan
-        # group-by names and the fields they alias: not worth repeating in a hit's details
-        self.grouped = frozenset((*spec.group_by, *(native for name in spec.group_by
-                                                     for native in spec.aliases.get(name, {}).values())))
+        self.grouped = grouped_fields(spec)  # not repeated in a hit's details
         self.sliding = (not is_negated(self.expression) if self.expression
                         else self.op in RISING_OPS)
         self.delay = 0.0  # set by the engine: how far this tracker trails the input clock
