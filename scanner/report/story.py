@@ -102,7 +102,6 @@ class Moment:
     text: str
     where: str
     number: int
-    by: str | None = None  # the account the hit names, when it names one
 
 
 @dataclass(slots=True)
@@ -113,6 +112,7 @@ class Moments:
     total: int = 0
 
     def add(self, moment: Moment) -> None:
+        """Count ``moment``, keeping it while fewer than :data:`KEEP` are kept."""
         self.total += 1
         if len(self.kept) < KEEP:
             self.kept.append(moment)
@@ -133,6 +133,7 @@ class Account:
     actions: dict[str, Moments] = field(default_factory=dict)
 
     def add(self, kind: str, moment: Moment) -> None:
+        """Record what happened after the login, under its kind."""
         self.actions.setdefault(kind, Moments()).add(moment)
 
     def chapters(self) -> list[tuple[str, Moments]]:
@@ -155,6 +156,7 @@ class Actor:
     accounts: list[Account] = field(default_factory=list)
 
     def seen(self, hit: Hit) -> None:
+        """Widen first/last seen to ``hit`` (a correlation from its window's start)."""
         start = hit.correlation.window_start if hit.correlation else hit.timestamp
         end = hit.timestamp
         if start and (self.first_seen is None or start < self.first_seen):
@@ -164,6 +166,7 @@ class Actor:
 
     @property
     def got_in(self) -> bool:
+        """Whether this address logged in to an account."""
         return bool(self.accounts)
 
 
@@ -197,8 +200,7 @@ class StoryBuilder:
         kind = kind_of(hit)
         login = login_of(hit) if kind == "login" else None
         moment = Moment(hit.timestamp, hit.rule.title, hit.rule.level or "informational",
-                        details(hit), f"{hit.source}:{hit.line}", number,
-                        by=login[0] if login else _text(hit.fields.get("user")))
+                        details(hit), f"{hit.source}:{hit.line}", number)
         if hit.timestamp is not None:
             self.firsts.setdefault(kind, moment)
         address = address_of(hit)
@@ -211,7 +213,9 @@ class StoryBuilder:
             self.outbound.add(moment)
             target = str(hit.fields["target_host"])
             self.targets[target] = self.targets.get(target, 0) + 1
-        if self.current is not None and (hit.timestamp is None or hit.timestamp >= self.current.login.when):
+        login_time = self.current.login.when if self.current is not None else None
+        if self.current is not None and login_time is not None and (
+                hit.timestamp is None or hit.timestamp >= login_time):
             self.current.add(kind if kind in ACTION_KINDS else "other", moment)
         elif kind not in ("tampering", "outbound"):
             self.before_login.add(moment)
@@ -240,8 +244,5 @@ class StoryBuilder:
             not a.got_in, a.first_seen is None, a.first_seen or datetime.min, a.address))
         return Story(actors, self.before_login, self.tampering, self.outbound,
                      dict(sorted(self.targets.items())),
-                     sorted(self.firsts.values(), key=lambda m: m.when or datetime.min))
+                     sorted(self.firsts.values(), key=lambda m: (m.when, m.number)))
 
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
