@@ -29,6 +29,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1280,2000")
 
+BROWSER_PAGES = ("chrome:", "chrome-untrusted:", "devtools:", "about:")
+
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="Chromium or chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
@@ -60,14 +62,22 @@ def report(tree: Path, out: Path, *argv: str) -> Path:
 
 
 def open_report(driver, path: Path) -> list[str]:  # type: ignore[no-untyped-def]
-    """Load ``path`` and return the URLs of every request the page made."""
+    """Load ``path`` and return the URLs of every request the page made.
+
+    The browser's own pages (its start tab loads ``chrome://resources``) may still log
+    requests; only those of documents that are not the browser's are the page's, and no
+    request at all may go to the network.
+    """
     driver.get_log("performance")  # drop what earlier pages logged
     driver.get(path.resolve().as_uri())
     requests = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
-            requests.append(message["params"]["request"]["url"])
+            url, document = message["params"]["request"]["url"], message["params"].get("documentURL", "")
+            assert not url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")), url
+            if not document.startswith(BROWSER_PAGES):
+                requests.append(url)
     return requests
 
 
