@@ -17,7 +17,6 @@ feed correlations.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Iterable, Mapping
 
 from scanner.model import AnyHit, CorrelationSpec, FieldValues
@@ -59,17 +58,20 @@ class ValueCounter:
 
     def __init__(self, group_by: Iterable[str] = ()) -> None:
         skip = set(group_by)
-        self.counts: dict[str, Counter[str]] = {name: Counter() for name in TALLIED_FIELDS
-                                                if name not in skip}
+        # plain dicts, not Counters: the interpreter's fast paths take exact dicts only
+        self.counts: dict[str, dict[str, int]] = {name: {} for name in TALLIED_FIELDS
+                                                  if name not in skip}
         self._pairs = tuple(self.counts.items())
 
     def add(self, fields: Mapping[str, Any]) -> None:
         """Count the tallied values of one contributing hit's ``fields`` (once per
         contributor of a burst: kept flat)."""
-        for name, counter in self._pairs:
+        for name, counts in self._pairs:
             value = fields.get(name)
             if value is not None and value != "":
-                counter[value if type(value) is str else _text(value)] += 1
+                if type(value) is not str:
+                    value = _text(value)
+                counts[value] = counts.get(value, 0) + 1
 
     def tallies(self) -> tuple[FieldValues, ...]:
         """Per tallied field seen: the top values (most frequent first, ties by value) and
