@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,7 +32,10 @@ from scanner.resources import grammars_dir
 RAW_FORMAT = "raw"
 PREFILTERS = ("raw", "fields")
 _KEYS = {"format", "title", "grammar", "files", "sniff", "logsources", "time", "records",
-         "prefilter", "programs", "kinds", "null_values", "decode", "record_start"}
+         "prefilter", "programs", "kinds", "null_values", "decode", "record_start", "programs_from",
+         "facilities"}
+JOURNAL_RECORDS = "journal"  # records read from a systemd journal file (sources/journal.py)
+ANY_FACILITY = "*"
 _ROTATION = re.compile(r"(\.\d+|-\d{8}|\.old)?(\.(gz|bz2|xz|zst))?$")
 
 
@@ -78,18 +81,26 @@ class Route:
     kinds: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     null_values: frozenset[str] = frozenset()
     decode: tuple[str, ...] = ()
+    facilities: Mapping[str, tuple[LogSource, ...]] = field(default_factory=dict)
+    programs_from: str | None = None
     path: str = ""
 
     def event_logsources(self) -> tuple[LogSource, ...]:
         """Every logsource an event of this route can carry (file globs and programs too)."""
         sources = [*self.logsources, *(ls for g in self.files for ls in g.logsources),
-                   *(ls for p in self.programs.values() for ls in p.logsources)]
+                   *(ls for p in self.programs.values() for ls in p.logsources),
+                   *(ls for f in self.facilities.values() for ls in f)]
         return tuple(dict.fromkeys(sources))
 
     def program(self, name: str) -> Program | None:
         """The entry of syslog program ``name`` (``CRON``, ``/usr/sbin/cron``, ``sshd(pam_unix)``)."""
         key = name.rsplit("/", 1)[-1].lower()
         return self.programs.get(key) or self.programs.get(key.split("(", 1)[0])
+
+    def facility_logsources(self, facility: str | None) -> tuple[LogSource, ...]:
+        """The logsources ``facilities`` gives an event of syslog ``facility`` (``*``: any other)."""
+        found = self.facilities.get(facility) if facility else None
+        return self.facilities.get(ANY_FACILITY, ()) if found is None else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +134,19 @@ def load_routes(directory: Path | None = None) -> dict[str, Route]:
         routes[route.format] = route
     if RAW_FORMAT not in routes:
         raise GrammarError(f"no {RAW_FORMAT!r} fallback route", Location(str(directory)))
+    for name, route in routes.items():
+        if route.programs_from is not None:
+            routes[name] = _with_programs_of(route, routes)
     return routes
+
+
+def _with_programs_of(route: Route, routes: Mapping[str, Route]) -> Route:
+    """``route`` with the ``programs`` and ``kinds`` of the route its ``programs_from`` names."""
+    origin = routes.get(route.programs_from or "")
+    if origin is None or origin.programs_from is not None:
+        raise GrammarError(f"programs_from: {route.programs_from!r} is not a route with its own "
+                           "programs", Location(route.path))
+    return replace(route, programs=origin.programs, kinds={**origin.kinds, **route.kinds})
 
 
 def parse_format_for(specs: Sequence[str], routes: Mapping[str, Route]) -> tuple[tuple[str, str], ...]:
@@ -213,8 +236,9 @@ def _build_route(data: dict[str, Any], path: Path, directory: Path) -> Route:
         if unknown_decoders(decoders):
             raise ValueError(f"unknown decoder(s): {', '.join(unknown_decoders(decoders))}")
     records = str(data.get("records", "line"))
-    if records not in RECORD_KINDS and records not in READERS:
-        raise ValueError(f"records must be one of {', '.join([*RECORD_KINDS, *READERS])}")
+    kinds_of_records = [*RECORD_KINDS, *READERS, JOURNAL_RECORDS]
+    if records not in kinds_of_records:
+        raise ValueError(f"records must be one of {', '.join(kinds_of_records)}")
     prefilter = data.get("prefilter", "raw")
     if prefilter not in PREFILTERS:
         raise ValueError(f"prefilter must be one of {', '.join(PREFILTERS)}")
@@ -234,6 +258,8 @@ def _build_route(data: dict[str, Any], path: Path, directory: Path) -> Route:
         kinds={str(k): dict(v) for k, v in (data.get("kinds") or {}).items()},
         null_values=frozenset(str(v) for v in data.get("null_values") or ()),
         decode=tuple(decoders),
+        facilities={str(k): _logsources(v) for k, v in (data.get("facilities") or {}).items()},
+        programs_from=data.get("programs_from"),
         path=str(path),
     )
 
