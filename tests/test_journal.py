@@ -194,7 +194,7 @@ def test_fixtures_present() -> None:
 
 
 def make_fixtures() -> None:
-    """Write ``fixtures/journal/`` (run: ``python tests/test_journal.py``)."""
+    """Write ``fixtures/journal/`` (run: ``PYTHONPATH=. python tests/test_journal.py``)."""
     FIXTURES.mkdir(exist_ok=True)
     for variant in ("compact-zstd", "regular-none", "regular-zstd-jenkins"):
         path = write_journal(story(), FIXTURES / f"{variant}.journal", compact=variant.startswith(
