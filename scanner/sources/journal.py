@@ -101,8 +101,8 @@ def is_journal(head: bytes) -> bool:
     return head.startswith(SIGNATURE)
 
 
-def read_header(data: bytes) -> Header:
-    """The header in the first bytes of a journal file; raises :class:`Damage`."""
+def read_header(data: bytes, size: int) -> Header:
+    """The header in the first bytes of a journal file of ``size`` bytes; raises :class:`Damage`."""
     if len(data) < MIN_HEADER or not is_journal(data):
         raise Damage(0, "not a journal file (no LPKSHHRH header)")
     (_, _, incompatible, state, _, _, _, _, header_size, arena_size, _, _, _, _, tail_object,
@@ -110,7 +110,7 @@ def read_header(data: bytes) -> Header:
     unknown = incompatible & ~_KNOWN_INCOMPATIBLE
     if unknown:
         raise Damage(12, f"incompatible features unknown to this reader (flags {unknown:#x})")
-    if header_size < MIN_HEADER or header_size % 8:
+    if header_size < MIN_HEADER or header_size % 8 or header_size > size:
         raise Damage(88, f"header size {header_size} is impossible")
     return Header(incompatible, state, header_size, header_size + arena_size, tail_object,
                   n_entries, entry_array)
@@ -240,7 +240,7 @@ def read_journal(file: SourceFile, problems: Problems) -> Iterator[JournalEntry]
         read, state = 0, ""
         try:
             size = os.fstat(fd).st_size
-            header = read_header(os.pread(fd, 512, 0))
+            header = read_header(os.pread(fd, 512, 0), size)
             state = STATES.get(header.state, "")
             journal = _File(fd, size, header)
             for entry in _entries(journal):
@@ -251,7 +251,7 @@ def read_journal(file: SourceFile, problems: Problems) -> Iterator[JournalEntry]
         except Damage as damage:
             while_written = " (copied while journald was writing it: state ONLINE)" if state == "ONLINE" else ""
             problems.add("source", where, f"journal damaged at offset {damage.offset:#x}: "
-                                          f"{damage.reason}{while_written}; {read} entries read before it")
+                                          f"{damage.reason}{while_written}; {read} entries read")
         except OSError as exc:
             problems.add("source", where, f"read stopped after {read} entries: {exc.strerror or exc}")
 
