@@ -47,14 +47,14 @@ from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, Rule
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
-from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
+from scanner.normalize.routes import Choice, load_routes, parse_format_for, route_file
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
 from scanner.report.tally import HitTally
 from scanner.rules.load import CompiledRules, load_rules
-from scanner.sources.open import WHOLE, ByteRange, merge_part_problems, sniff_lines
+from scanner.sources.open import WHOLE, ByteRange, merge_part_problems
 from scanner.sources.parts import split_ranges
 from scanner.sources.walk import rotation_chains, walk
 
@@ -275,7 +275,7 @@ def plan_units(scan: Scan) -> list[WorkUnit]:
     routes = load_routes()
     forced = parse_format_for([f"{g}={f}" for g, f in config.format_for], routes)
     files = walk(list(config.paths), scan.problems)
-    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    choices = {f.source: route_file(f, routes, forced) for f in files}
     scan.chains = rotation_chains(files)
     parts = {f.source: file_parts(f, choices[f.source], config.jobs) for f in files}
     cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}

@@ -23,12 +23,11 @@ from tabulate import tabulate
 from scanner.errors import Problems
 from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize.normalizer import normalize_file
-from scanner.normalize.routes import Choice, Route, choose_route, load_routes, parse_format_for
+from scanner.normalize.routes import Choice, Route, load_routes, parse_format_for, route_file
 from scanner.normalize.timestamps import parse_tz
 from scanner.normalize.year import YearPlan, scan_years
 from scanner.report.output import atomic_text
 from scanner.report.safe import escape_control, shorten
-from scanner.sources.open import sniff_lines
 from scanner.sources.walk import rotation_chains, walk
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -43,7 +42,7 @@ def events_command(args: argparse.Namespace) -> int:
     forced = parse_format_for(args.format_for, routes)
     problems = Problems()
     files = walk([Path(p) for p in args.paths], problems)
-    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    choices = {f.source: route_file(f, routes, forced) for f in files}
     plan = plan_years(rotation_chains(files), choices, tz, args.year)
     output = atomic_text(Path(args.output)) if args.output else nullcontext(sys.stdout)
     with output as out:

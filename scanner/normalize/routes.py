@@ -6,8 +6,10 @@ lines form records, and for the syslog family which grammar parses each
 program's message. :func:`load_routes` validates every entry and raises
 :class:`GrammarError` naming the file on any fault (a start-up fault).
 :func:`choose_route` picks a route for a file: ``--format-for`` first, then
-content sniffing (content wins over name), then name globs with rotation
-suffixes stripped, else the ``raw`` route. Knows nothing of parsing or Sigma.
+content (a binary format recognized by its bytes, or text sniffing; content
+wins over name), then name globs with rotation suffixes stripped, else the
+``raw`` route; :func:`route_file` reads the file's head for it. Knows nothing
+of parsing or Sigma.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from scanner.errors import GrammarError, Location, UsageError
-from scanner.model import LogSource
+from scanner.model import LogSource, SourceFile
 from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import unknown_decoders
+from scanner.normalize.identify import UNKNOWN_BINARY, binary_format
 from scanner.normalize.records import RECORD_KINDS
 from scanner.normalize.timestamps import is_known_format
 from scanner.resources import grammars_dir
+from scanner.sources.open import sniff_lines
 
 RAW_FORMAT = "raw"
 PREFILTERS = ("raw", "fields")
@@ -165,13 +169,30 @@ def parse_format_for(specs: Sequence[str], routes: Mapping[str, Route]) -> tuple
     return tuple(pairs)
 
 
+def route_file(file: SourceFile, routes: Mapping[str, Route],
+               forced: Sequence[tuple[str, str]] = ()) -> Choice:
+    """The route of ``file`` by :func:`choose_route`, from its first bytes."""
+    binary = binary_format(file)
+    return choose_route(file.source, [] if binary else sniff_lines(file), routes, forced, binary)
+
+
 def choose_route(source: str, sniffed: Sequence[str], routes: Mapping[str, Route],
-                 forced: Sequence[tuple[str, str]] = ()) -> Choice:
-    """The route of the file at relative path ``source`` whose first lines are ``sniffed``."""
+                 forced: Sequence[tuple[str, str]] = (), binary: str | None = None) -> Choice:
+    """The route of the file at relative path ``source`` whose first lines are ``sniffed``, or
+    whose bytes are of the ``binary`` format (:func:`~scanner.normalize.identify.binary_format`).
+
+    A binary file keeps a route its name gives when that route reads the same records
+    (``utmp`` stays ``utmp``, an all-zero ``lastlog`` stays ``lastlog``); else its content
+    names the route (``wtmp-a.LE`` → ``wtmp``, ``host1-btmp`` → ``btmp``).
+    """
     for glob, name in forced:
         if _glob_matches(glob, source) or _glob_matches(glob, strip_rotation(source)):
             return _choice(routes[name], source, "forced")
     by_name = [r for r in routes.values() if _matching_glob(r, source) is not None]
+    if binary is not None:
+        named = [r for r in by_name if r.records == routes[binary].records
+                 or (binary == UNKNOWN_BINARY and r.records in READERS)]
+        return _choice(named[0], source, "name") if named else _choice(routes[binary], source, "sniff")
     by_content = [r for r in routes.values() if _sniffs(r, sniffed)]
     if by_content:
         preferred = [r for r in by_content if r in by_name]

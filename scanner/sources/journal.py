@@ -32,7 +32,7 @@ import zstandard
 
 from scanner.errors import Location, Problems
 from scanner.model import SourceFile
-from scanner.sources.open import open_raw
+from scanner.sources.open import compression_of, open_raw
 
 SIGNATURE = b"LPKSHHRH"
 MIN_HEADER = 208  # the header of systemd < 187
@@ -103,6 +103,10 @@ def is_journal(head: bytes) -> bool:
 
 def read_header(data: bytes, size: int) -> Header:
     """The header in the first bytes of a journal file of ``size`` bytes; raises :class:`Damage`."""
+    compression = compression_of(data)
+    if compression is not None:
+        raise Damage(0, f"a {compression}-compressed journal cannot be read in place: "
+                        "decompress a copy and scan that")
     if len(data) < MIN_HEADER or not is_journal(data):
         raise Damage(0, "not a journal file (no LPKSHHRH header)")
     (_, _, incompatible, state, _, _, _, _, header_size, arena_size, _, _, _, _, tail_object,
