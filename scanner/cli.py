@@ -15,7 +15,7 @@ import traceback
 from typing import Callable, Sequence
 
 from scanner import __version__
-from scanner.config import ENGINES
+from scanner.config import ENGINES, EVENT_FORMATS
 from scanner.errors import LogsigmaError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -38,12 +38,13 @@ def _add_time_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="logsigma", description="Run Sigma rules offline over a copied Linux /var/log.")
+        prog="logsigma", description="Run Sigma rules offline over a copied Linux /var/log.",
+        allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"logsigma {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    scan = sub.add_parser("scan", help="scan log files or directories with Sigma rules")
+    scan = sub.add_parser("scan", help="scan log files or directories with Sigma rules", allow_abbrev=False)
     scan.add_argument("paths", nargs="*", default=["/var/log"], metavar="PATH",
                       help="files or directories to scan (default: /var/log)")
     scan.add_argument("-r", "--rules", action="append", default=[], metavar="PATH",
@@ -80,21 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the matching engine (default: %(default)s)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
 
-    events = sub.add_parser("events", help="write normalized events as JSON lines")
+    events = sub.add_parser("events", help="write normalized events as JSON lines", allow_abbrev=False)
     events.add_argument("paths", nargs="+", metavar="PATH")
+    events.add_argument("-f", "--format", dest="output_format", default="jsonl",
+                        choices=EVENT_FORMATS, help="output format (default jsonl)")
     events.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     events.add_argument("--coverage", action="store_true",
                         help="print per-file parse coverage instead of events")
     _add_time_options(events)
 
-    sub.add_parser("formats", help="print the format and logsource routing table")
+    sub.add_parser("formats", help="print the format and logsource routing table", allow_abbrev=False)
 
-    rules = sub.add_parser("rules", help="inspect Sigma rules")
+    rules = sub.add_parser("rules", help="inspect Sigma rules", allow_abbrev=False)
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    check = rules_sub.add_parser("check", help="load and compile rules; list skipped ones")
+    check = rules_sub.add_parser("check", help="load and compile rules; list skipped ones", allow_abbrev=False)
     check.add_argument("paths", nargs="+", metavar="PATH")
     _add_rule_paths(check)
-    listing = rules_sub.add_parser("list", help="list rules: id, title, level, status, logsource")
+    listing = rules_sub.add_parser("list", help="list rules: id, title, level, status, logsource", allow_abbrev=False)
     listing.add_argument("paths", nargs="+", metavar="PATH")
     _add_rule_paths(listing)
     return parser
