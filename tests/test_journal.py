@@ -13,20 +13,25 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
-import shutil
 import struct
+import sys
 from pathlib import Path
 from typing import Any
 
 import lz4.block
 import pytest
 
-from journal_build import CURSOR_FIELDS, have_tools, journalctl_entries, write_journal
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "journal"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))  # bench/ holds scripts, not a package
+
+from journal_export import (CURSOR_FIELDS, have_tools, journalctl_entries,  # noqa: E402
+                            write_journal)
+
+FIXTURES = REPO / "fixtures" / "journal"
 BOOT = "6f1c0a2e9d8b4c7a8e3f5d1b2a4c6e8f"
 HOST = "vps"
 T0 = 1707609600_000000  # 2024-02-11T00:00:00Z

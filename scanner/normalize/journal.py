@@ -7,7 +7,8 @@ grammars and ``facilities`` add the logsource of the file rsyslog would have wri
 the entry to. ``fields`` holds every journal field under its own name (``MESSAGE``,
 ``_PID``, ``_SYSTEMD_UNIT`` …; a field given several times is a list; bytes that are
 not UTF-8 kept as ``\\x`` escapes) plus the syslog header's native names: ``program``
-(``SYSLOG_IDENTIFIER``, else ``_COMM``), ``pid``, ``host``, ``message``, ``pri``
+(``SYSLOG_IDENTIFIER``, else ``_COMM``), ``pid``, ``host``, ``message`` (``MESSAGE``
+without leading spaces, as the syslog header leaves it), ``pri``
 (facility and priority) and ``time`` (the entry's realtime, read as ``epoch``). The raw
 text is the entry as a syslog line with an RFC 3339 UTC stamp
 (``2024-03-02T10:00:01.000000+00:00 vps sshd[811]: Accepted …``), so keyword rules and
@@ -49,7 +50,8 @@ def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
     program = _one(fields.get("SYSLOG_IDENTIFIER")) or _one(fields.get("_COMM"))
     pid = _one(fields.get("SYSLOG_PID")) or _one(fields.get("_PID"))
     host = _one(fields.get("_HOSTNAME"))
-    native = {"message": message, "program": program, "pid": pid, "host": host,
+    # the syslog header grammar's separator eats the padding sudo puts before its user name
+    native = {"message": message.lstrip(" ") if message else None, "program": program, "pid": pid, "host": host,
               "pri": _pri(fields.get("SYSLOG_FACILITY"), fields.get("PRIORITY")),
               "time": f"{entry.realtime // 1_000_000}.{entry.realtime % 1_000_000:06d}"}
     fields.update((key, value) for key, value in native.items() if value)

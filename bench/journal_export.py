@@ -1,5 +1,5 @@
 """Build real journal files with Debian's ``systemd-journal-remote`` and read them back with
-``journalctl`` (tests only: the scanner itself never runs either tool).
+``journalctl`` (for the demo tree, the tests and the benchmark: the scanner runs neither).
 
 :func:`export_stream` writes entries in systemd's journal export format; :func:`write_journal`
 feeds it to ``systemd-journal-remote --output=FILE`` (no network) with the compact layout and
