@@ -41,13 +41,15 @@ from scanner.correlate.partition import helpers, merge_parts, partitions
 from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
+from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan
 from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
                            level_rank, search_text)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
-from scanner.normalize.routes import Choice, load_routes, parse_format_for, route_file
+from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
+                                     route_file)
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
@@ -326,6 +328,8 @@ def merge_results(units: Sequence[WorkUnit], results: Iterable[tuple[int, UnitRe
         if file.span[2]:
             spans[file.stats.source] = file.span
     anomalies += chain_anomalies(scan.chains, spans)
+    anomalies += journal_anomalies(u.file for u in units
+                                   if u.choice.route.records == JOURNAL_RECORDS)
     if anomalies:  # rare: only then is a matcher compiled in the main process
         hits.extend(new_worker(compiled, options).scan_events((INTEGRITY,), anomalies))
     return hits.close()

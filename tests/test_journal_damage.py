@@ -9,6 +9,7 @@ would, at offsets the intact file's own entries give.
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 from typing import Callable
@@ -16,8 +17,10 @@ from typing import Callable
 import pytest
 
 from scanner.errors import Problems
+from scanner.journal_integrity import journal_anomalies
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
+from scanner.sources.walk import walk
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "journal"
 LAYOUTS = ("compact-zstd", "regular-none")
@@ -184,3 +187,43 @@ def test_unlinked_entries_of_a_live_file_are_read(tmp_path: Path) -> None:
     got, problems = read(bytes(data), tmp_path)
     assert [e.seqnum for e in got] == [e.seqnum for e in entries]
     assert problems == []
+
+
+def _with_seqnums(data: bytearray, entries: list[JournalEntry], seqnums: list[int]) -> bytes:
+    for entry, seqnum in zip(entries, seqnums):
+        struct.pack_into("<Q", data, entry.offset + 16, seqnum)
+    return bytes(data)
+
+
+def test_seqnum_gaps_across_the_files_of_one_sequence(tmp_path: Path) -> None:
+    """system and user journals share one sequence: interleaved numbers are no gap, a file
+    left out is; each hole is one seqnum_gap event where the numbers resume."""
+    entries = intact("regular-none", tmp_path)
+    odd = _with_seqnums(journal_bytes("regular-none"), entries, [2 * i + 1 for i in range(8)])
+    even = _with_seqnums(journal_bytes("regular-none"), entries, [2 * i + 2 for i in range(8)])
+    (tmp_path / "both").mkdir()
+    (tmp_path / "both" / "system.journal").write_bytes(odd)
+    (tmp_path / "both" / "user-1000.journal").write_bytes(even)
+    files = walk([tmp_path / "both"], Problems())
+    assert list(journal_anomalies(files)) == []
+    (tmp_path / "both" / "user-1000.journal").unlink()
+    gaps = list(journal_anomalies(walk([tmp_path / "both"], Problems())))
+    assert [(e.source, e.line, e.fields["gap_entries"], e.fields["previous_line"]) for e in gaps] == [
+        ("system.journal", n, 1, n - 1) for n in range(2, 9)]
+    assert all(e.fields["anomaly"] == "seqnum_gap" for e in gaps)
+
+
+def test_seqnum_gap_fires_the_bundled_rule(tmp_path: Path) -> None:
+    from scanner.cli import main
+
+    entries = intact("compact-zstd", tmp_path)
+    data = _with_seqnums(journal_bytes("compact-zstd"), entries, [1, 2, 3, 4, 105, 106, 107, 108])
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "system.journal").write_bytes(data)
+    out = tmp_path / "hits.jsonl"
+    assert main(["scan", "-q", "--jobs", "1", "-f", "jsonl", "-o", str(out),
+                 str(tmp_path / "copy")]) == 0
+    hits = [json.loads(line) for line in out.read_text().splitlines()]
+    gaps = [h for h in hits if h["rule_title"] == "Journal Entries Missing From Their Sequence"]
+    assert [(h["source"], h["line"], h["fields"]["gap_entries"]) for h in gaps] == [
+        ("system.journal", 5, 100)]

@@ -48,9 +48,8 @@ _ENTRY = struct.Struct("<QQQ16sQ")  # seqnum, realtime, monotonic, boot_id, xor_
 _ARRAY_NEXT = struct.Struct("<Q")
 
 STATES = {0: "OFFLINE", 1: "ONLINE", 2: "ARCHIVED"}
-INCOMPATIBLE_XZ, INCOMPATIBLE_LZ4, INCOMPATIBLE_KEYED_HASH, INCOMPATIBLE_ZSTD, INCOMPATIBLE_COMPACT = (
-    1, 2, 4, 8, 16)
-_KNOWN_INCOMPATIBLE = 31
+INCOMPATIBLE_COMPACT = 16
+_KNOWN_INCOMPATIBLE = 31  # XZ 1, LZ4 2, keyed hash 4, ZSTD 8, compact 16
 OBJECT_DATA, OBJECT_ENTRY, OBJECT_ENTRY_ARRAY = 1, 3, 6
 COMPRESSED_XZ, COMPRESSED_LZ4, COMPRESSED_ZSTD = 1, 2, 4
 _DATA_PAYLOAD = {False: 64, True: 72}  # by compact: where a DATA object's payload starts
@@ -67,7 +66,8 @@ class JournalEntry:
     realtime: int  # µs since the Unix epoch, UTC
     monotonic: int  # µs since the boot ``boot_id``
     boot_id: str  # 32 hex digits
-    fields: tuple[tuple[str, bytes], ...]
+    fields: tuple[tuple[str, bytes], ...]  # empty when read with ``fields=False``
+    seqnum_id: str = ""  # 32 hex digits: files sharing it share one sequence of seqnums
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +76,9 @@ class Header:
 
     incompatible: int
     state: int
+    seqnum_id: str
     header_size: int
     arena_end: int  # where the objects end, by the header
-    tail_object: int
     n_entries: int
     entry_array: int
 
@@ -109,22 +109,22 @@ def read_header(data: bytes, size: int) -> Header:
                         "decompress a copy and scan that")
     if len(data) < MIN_HEADER or not is_journal(data):
         raise Damage(0, "not a journal file (no LPKSHHRH header)")
-    (_, _, incompatible, state, _, _, _, _, header_size, arena_size, _, _, _, _, tail_object,
-     _, n_entries, _, _, entry_array, _, _, _) = _HEADER.unpack_from(data)
+    (_, _, incompatible, state, _, _, _, seqnum_id, header_size, arena_size, _, _, _, _,
+     _, _, n_entries, _, _, entry_array, _, _, _) = _HEADER.unpack_from(data)
     unknown = incompatible & ~_KNOWN_INCOMPATIBLE
     if unknown:
         raise Damage(12, f"incompatible features unknown to this reader (flags {unknown:#x})")
     if header_size < MIN_HEADER or header_size % 8 or header_size > size:
         raise Damage(88, f"header size {header_size} is impossible")
-    return Header(incompatible, state, header_size, header_size + arena_size, tail_object,
+    return Header(incompatible, state, seqnum_id.hex(), header_size, header_size + arena_size,
                   n_entries, entry_array)
 
 
 class _File:
     """Bounded random reads of an open journal file, with decoded DATA objects cached."""
 
-    def __init__(self, fd: int, size: int, header: Header) -> None:
-        self._fd, self.header = fd, header
+    def __init__(self, fd: int, size: int, header: Header, heads_only: bool) -> None:
+        self._fd, self.header, self.heads_only = fd, header, heads_only
         self.end = min(size, header.arena_end)
         self._window_at, self._window = 0, b""
         self._data: dict[int, tuple[str, bytes]] = {}
@@ -173,13 +173,16 @@ class _File:
         return found
 
     def entry(self, offset: int) -> JournalEntry:
-        """The ENTRY object at ``offset`` with its fields; raises :class:`Damage`."""
+        """The ENTRY object at ``offset`` (with its fields unless ``heads_only``); raises
+        :class:`Damage`."""
         _, _, raw = self.object(offset, OBJECT_ENTRY, _ENTRY_ITEMS)
         seqnum, realtime, monotonic, boot_id, _ = _ENTRY.unpack_from(raw, _OBJECT.size)
         item = self._item
-        fields = tuple(self.data(item.unpack_from(raw, at)[0])
-                       for at in range(_ENTRY_ITEMS, len(raw) - item.size + 1, item.size))
-        return JournalEntry(offset, seqnum, realtime, monotonic, boot_id.hex(), fields)
+        fields = () if self.heads_only else tuple(
+            self.data(item.unpack_from(raw, at)[0])
+            for at in range(_ENTRY_ITEMS, len(raw) - item.size + 1, item.size))
+        return JournalEntry(offset, seqnum, realtime, monotonic, boot_id.hex(), fields,
+                            self.header.seqnum_id)
 
     def array(self, offset: int) -> tuple[int, list[int]]:
         """``(next array offset, entry offsets)`` of the ENTRY_ARRAY at ``offset`` (unused
@@ -231,8 +234,10 @@ def _decompress(payload: bytes, flags: int, offset: int) -> bytes:
     return payload
 
 
-def read_journal(file: SourceFile, problems: Problems) -> Iterator[JournalEntry]:
-    """Every readable entry of the journal ``file``, in file order (see module doc)."""
+def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
+                 ) -> Iterator[JournalEntry]:
+    """Every readable entry of the journal ``file``, in file order (see module doc); without
+    ``fields`` only their heads (stamps, ids), reading no DATA object."""
     where = Location(file.source)
     try:
         stream = open_raw(file.path)
@@ -246,7 +251,7 @@ def read_journal(file: SourceFile, problems: Problems) -> Iterator[JournalEntry]
             size = os.fstat(fd).st_size
             header = read_header(os.pread(fd, 512, 0), size)
             state = STATES.get(header.state, "")
-            journal = _File(fd, size, header)
+            journal = _File(fd, size, header, heads_only=not fields)
             for entry in _entries(journal):
                 read += 1
                 yield entry
