@@ -19,6 +19,7 @@ import argparse
 import gzip
 import os
 import random
+import re
 import shutil
 import sys
 from calendar import timegm
@@ -481,18 +482,30 @@ FACILITY = {"auth.log": 10, "kern.log": 0, "syslog": 3}
 PROGRAM_FACILITY = {"sshd": 4, "CRON": 9}
 
 
+AUDIT_LINE = re.compile(r"type=(\w+) msg=audit\((\d+)\.(\d{3}):(\d+)\): (.*)")
+AUDIT_TYPES = {"SYSCALL": 1300, "PATH": 1302, "CWD": 1307, "EXECVE": 1309, "PROCTITLE": 1327}
+
+
 def journal_entries(story: Story) -> list[dict[str, str]]:
-    """The export-format fields of every syslog-family line of ``story``, in time order."""
+    """The export-format fields of every syslog-family and audit line of ``story``, in time
+    order, as journald stores them."""
     entries = []
     for entry in sorted(story.entries):
+        head = {"__REALTIME_TIMESTAMP": str(entry.t_us),
+                "__MONOTONIC_TIMESTAMP": str(entry.t_us - BOOTED), "_BOOT_ID": BOOT_ID,
+                "_MACHINE_ID": MACHINE_ID, "_HOSTNAME": HOST}
+        audit = AUDIT_LINE.fullmatch(entry.text) if entry.log == "audit/audit.log" else None
+        if audit is not None:
+            kind, seconds, millis, serial, body = audit.groups()
+            entries.append({**head, "_TRANSPORT": "audit", "_AUDIT_TYPE": str(AUDIT_TYPES[kind]),
+                            "_AUDIT_TYPE_NAME": kind, "_AUDIT_ID": serial,
+                            "_SOURCE_REALTIME_TIMESTAMP": f"{seconds}{millis}000",
+                            "MESSAGE": f"{kind} {body}"})
         if entry.syslog is None:
             continue
         program, pid, message = entry.syslog
         kernel = program == "kernel"
-        fields = {"__REALTIME_TIMESTAMP": str(entry.t_us),
-                  "__MONOTONIC_TIMESTAMP": str(entry.t_us - BOOTED), "_BOOT_ID": BOOT_ID,
-                  "_MACHINE_ID": MACHINE_ID, "_HOSTNAME": HOST,
-                  "_TRANSPORT": "kernel" if kernel else "syslog",
+        fields = {**head, "_TRANSPORT": "kernel" if kernel else "syslog",
                   "PRIORITY": "4" if kernel else "6",
                   "SYSLOG_FACILITY": str(PROGRAM_FACILITY.get(program, FACILITY[entry.log])),
                   "SYSLOG_IDENTIFIER": program}
@@ -505,14 +518,14 @@ def journal_entries(story: Story) -> list[dict[str, str]]:
 
 def write_journal_tree(story: Story, root: Path) -> Path | None:
     """``root/<machine-id>/system.journal`` written by systemd-journal-remote from the story's
-    syslog-family lines; ``None`` (the committed file kept) when the tool is not installed."""
+    syslog-family and audit lines; ``None`` (the committed file kept) when the tool is not installed."""
     if not journal_export.have_tools():
         return None
     shutil.rmtree(root, ignore_errors=True)
     path = root / MACHINE_ID / "system.journal"
     path.parent.mkdir(parents=True)
     journal_export.write_journal(journal_entries(story), path, compact=True, compress=True)
-    last = max(e.t_us for e in story.entries if e.syslog) // US
+    last = max(e.t_us for e in story.entries) // US
     os.utime(path, (last, last))
     return path
 
@@ -554,7 +567,7 @@ install in dpkg.log.
 
 `journal/<machine-id>/system.journal` holds the same story as a Debian 12 without rsyslog keeps it:
 every line of `auth.log*`, `syslog` and `kern.log` as a journal entry (its program, pid, facility
-and time), written by `systemd-journal-remote` (compact format, ZSTD). Scanned alone it fires the
+and time) and every `audit/audit.log` record as the audit entry journald keeps, written by `systemd-journal-remote` (compact format, ZSTD). Scanned alone it fires the
 same bundled findings as those text logs. Rebuilding gives the same entries in a file with new
 random file and sequence ids (`journalctl --file … -o export` is what stays identical).
 

@@ -139,7 +139,7 @@ class Worker:
         # EXECVE records: rules reached only that way need those words in the record.
         origins = (*((p.logsources, frozenset({name})) for name, p in choice.route.programs.items()
                      if p.logsources), ((PROCESS_CREATION,), DERIVE_TRIGGERS))
-        plan = self.matcher.plan((*choice.route.logsources, *choice.logsources), origins)
+        plan = self.matcher.plan((*choice.route.base_logsources(), *choice.logsources), origins)
         problems = Problems()
         stats = FileStats(file.source, choice.route.format, bytes=unit.size)
         watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))  # bench/ holds scripts, not a package
 from journal_export import have_tools, write_journal  # noqa: E402
 
 DEMO = REPO / "fixtures" / "demo"
-SYSLOG_FAMILY = ("auth.log", "auth.log.1", "auth.log.2.gz", "syslog", "kern.log")
+JOURNALED = ("auth.log", "auth.log.1", "auth.log.2.gz", "syslog", "kern.log", "audit/audit.log")
 
 
 def _hits(out_dir: Path, *argv: str) -> list[dict]:
@@ -43,7 +43,8 @@ def _findings(hits: list[dict]) -> Counter[tuple[str, str]]:
 def _text_copy(tmp_path: Path) -> Path:
     text = tmp_path / "text" / "log"
     text.mkdir(parents=True)
-    for name in SYSLOG_FAMILY:
+    for name in JOURNALED:
+        (text / name).parent.mkdir(exist_ok=True)
         shutil.copy2(DEMO / "var" / "log" / name, text / name)  # mtimes give the years
     return text
 
@@ -109,3 +110,18 @@ def test_stream_checks_see_journal_entries(tmp_path: Path) -> None:
     hits = _hits(tmp_path, "--no-builtin", "-r", str(REPO / "sigma_rules/linux_log_tampering.yml"),
                  str(tmp_path / "system.journal"))
     assert [(h["rule_title"], h["line"]) for h in hits] == [("Log Timestamps Going Backwards", 21)]
+
+
+def test_audit_entries_are_the_auditd_events_of_audit_log(tmp_path: Path) -> None:
+    """journald's audit entries (``_TRANSPORT=audit``) give the events audit.log gives."""
+    def auditd(events: list) -> list[tuple]:
+        return [(e.timestamp, e.fields, e.raw, tuple(e.logsources)) for e in events
+                if e.format == "audit"]
+
+    text = tmp_path / "audit.log"
+    shutil.copy2(DEMO / "var/log/audit/audit.log", text)
+    (journal,) = (DEMO / "journal").rglob("*.journal")
+    from_journal = auditd(_events(journal))
+    assert from_journal == auditd(_events(text))
+    assert len(from_journal) > 10 and all(str(ls) == "linux/*/auditd"
+                                          for e in from_journal for ls in e[3])

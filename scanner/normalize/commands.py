@@ -150,7 +150,7 @@ def route_row(route: Route) -> tuple[str, str, str, str, str]:
         groups.setdefault(("+".join(program.grammars) or "-") + added, []).append(name)
     programs = "; ".join(f"{', '.join(names)} → {gets}" for gets, names in groups.items())
     return (route.format, files or "-", "yes" if route.sniff else "no",
-            ", ".join(map(str, route.logsources)) or "-", programs or "-")
+            ", ".join(map(str, route.base_logsources())) or "-", programs or "-")
 
 
 def _reads_yearless(route: Route) -> bool:

@@ -1,8 +1,11 @@
-"""Journal entries as records of the syslog family.
+"""Journal entries as records of the syslog family, and of auditd.
 
 Takes the :class:`~scanner.sources.journal.JournalEntry` values of a journal file and
-yields ``(entry number, raw text, fields)`` records for the normalizer, which routes
-them like syslog lines: the route's ``programs`` parse ``MESSAGE`` by the program's
+yields :class:`JournalRecord` values for the normalizer. Entries of ``_TRANSPORT=audit``
+(the kernel audit records journald collects) become audit.log text, ``type=SYSCALL
+msg=audit(1707609600.120:812): arch=…``, consecutive entries of one ``_AUDIT_ID`` joined
+into one record, for the route the journal route's ``transports`` names (``audit``).
+Every other entry is one record with fields, which the normalizer routes like a syslog line: the route's ``programs`` parse ``MESSAGE`` by the program's
 grammars and ``facilities`` add the logsource of the file rsyslog would have written
 the entry to. ``fields`` holds every journal field under its own name (``MESSAGE``,
 ``_PID``, ``_SYSTEMD_UNIT`` …; a field given several times is a list; bytes that are
@@ -18,20 +21,64 @@ the stream checks see what they see in auth.log. Knows nothing of rules.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator, NamedTuple
 
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-JournalRecord = tuple[int, str, dict[str, Any]]
 
 
-def journal_records(file: SourceFile, problems: Problems) -> Iterator[JournalRecord]:
-    """The records of the journal ``file``, numbered from 1 in file order."""
+class JournalRecord(NamedTuple):
+    """One record: its first entry's number (from 1), its text, its fields (``None`` for a
+    transport's text record) and the ``_TRANSPORT`` whose route parses it (``None``: the
+    journal route)."""
+
+    line: int
+    text: str
+    fields: dict[str, Any] | None
+    transport: str | None = None
+
+
+def journal_records(file: SourceFile, problems: Problems,
+                    transports: Collection[str] = ()) -> Iterator[JournalRecord]:
+    """The records of the journal ``file`` in file order; entries of ``transports`` as their
+    text records (audit: see module doc)."""
+    held: list[str] = []  # the lines of one audit event, until an entry of another comes
+    held_key, held_line = ("", ""), 0
     for number, entry in enumerate(read_journal(file, problems), 1):
-        yield number, *entry_record(entry)
+        transport = _value(entry, "_TRANSPORT") if transports else ""
+        key = (transport, _value(entry, "_AUDIT_ID")) if transport in transports else None
+        if held and key != held_key:
+            yield JournalRecord(held_line, "\n".join(held), None, held_key[0])
+            held = []
+        if key is None:
+            yield JournalRecord(number, *entry_record(entry))
+            continue
+        if not held:
+            held_key, held_line = key, number
+        held.append(audit_line(entry))
+    if held:
+        yield JournalRecord(held_line, "\n".join(held), None, held_key[0])
+
+
+def audit_line(entry: JournalEntry) -> str:
+    """An audit entry as the line auditd writes to audit.log: ``MESSAGE`` is the record
+    type's name and its body; the serial and the time come from ``_AUDIT_ID`` and
+    ``_SOURCE_REALTIME_TIMESTAMP`` (else the entry's time)."""
+    kind, _, body = _value(entry, "MESSAGE").partition(" ")
+    kind = _value(entry, "_AUDIT_TYPE_NAME") or kind
+    source = _value(entry, "_SOURCE_REALTIME_TIMESTAMP")
+    micros = int(source) if source.isdigit() else entry.realtime
+    return (f"type={kind} msg=audit({micros // 1_000_000}.{micros % 1_000_000 // 1000:03d}:"
+            f"{_value(entry, '_AUDIT_ID') or 0}): {body}")
+
+
+def _value(entry: JournalEntry, name: str) -> str:
+    """The first value of field ``name`` of ``entry`` as text ("" when absent)."""
+    value = next((v for k, v in entry.fields if k == name), b"")
+    return value.decode("utf-8", "backslashreplace")
 
 
 def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:

@@ -33,8 +33,8 @@ from scanner.normalize.decoders import decode
 from scanner.normalize.grammars import load_grammar
 from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
-from scanner.normalize.journal import JournalRecord, journal_records
-from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route
+from scanner.normalize.journal import journal_records
+from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
 from scanner.normalize.timestamps import MONTHS, parse_time
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
@@ -434,9 +434,7 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
     route = choice.route
     reader = READERS.get(route.records)
     if route.records == JOURNAL_RECORDS:
-        events = _Events(file, choice, stats, tz, start_year)
-        records = _seen(journal_records(file, problems), observer, stats)
-        yield from events.of_records(records, wanted)
+        yield from _journal_events(file, choice, problems, stats, tz, start_year, wanted, observer)
         return
     if finder is not None and chunked(route):
         chunks = iter_chunks(file, problems, span=span)
@@ -456,14 +454,23 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
         yield event
 
 
-def _seen(records: Iterable[JournalRecord], observer: Observer | None,
-          stats: FileStats) -> Iterator[JournalRecord]:
-    """``records`` counted as lines and shown to ``observer`` (one record, one line)."""
-    for record in records:
-        stats.lines += 1
-        if observer is not None:
-            observer.see(record[0], record[1])
-        yield record
+def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats: FileStats,
+                    tz: tzinfo, start_year: int | None, wanted: Wanted | None,
+                    observer: Observer | None) -> Iterator[Event]:
+    """Events of a journal file: entries along ``choice``, those of a transport along the
+    route it names (audit records along ``audit``), each entry counted as one line and
+    shown to ``observer`` as its raw text."""
+    routes = load_routes()
+    by_transport = {name: _Events(file, Choice(routes[target], (), choice.reason), stats, tz,
+                                  start_year)
+                    for name, target in choice.route.transports.items()}
+    events = _Events(file, choice, stats, tz, start_year)
+    for record in journal_records(file, problems, by_transport):
+        stats.lines += record.text.count("\n") + 1
+        if observer is not None and record.transport is None:
+            observer.see(record.line, record.text)
+        target = events if record.transport is None else by_transport[record.transport]
+        yield from target.of_records(((record.line, record.text, record.fields),), wanted)
 
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:

@@ -37,7 +37,7 @@ RAW_FORMAT = "raw"
 PREFILTERS = ("raw", "fields")
 _KEYS = {"format", "title", "grammar", "files", "sniff", "logsources", "time", "records",
          "prefilter", "programs", "kinds", "null_values", "decode", "record_start", "programs_from",
-         "facilities"}
+         "facilities", "transports"}
 JOURNAL_RECORDS = "journal"  # records read from a systemd journal file (sources/journal.py)
 ANY_FACILITY = "*"
 _ROTATION = re.compile(r"(\.\d+|-\d{8}|\.old)?(\.(gz|bz2|xz|zst))?$")
@@ -87,13 +87,21 @@ class Route:
     decode: tuple[str, ...] = ()
     facilities: Mapping[str, tuple[LogSource, ...]] = field(default_factory=dict)
     programs_from: str | None = None
+    transports: Mapping[str, str] = field(default_factory=dict)
+    transport_logsources: tuple[LogSource, ...] = ()  # of the routes ``transports`` names
     path: str = ""
 
     def event_logsources(self) -> tuple[LogSource, ...]:
         """Every logsource an event of this route can carry (file globs and programs too)."""
-        sources = [*self.logsources, *(ls for g in self.files for ls in g.logsources),
-                   *(ls for p in self.programs.values() for ls in p.logsources),
-                   *(ls for f in self.facilities.values() for ls in f)]
+        sources = [*self.base_logsources(), *(ls for g in self.files for ls in g.logsources),
+                   *(ls for p in self.programs.values() for ls in p.logsources)]
+        return tuple(dict.fromkeys(sources))
+
+    def base_logsources(self) -> tuple[LogSource, ...]:
+        """The logsources an event may carry whatever program its record names: the route's,
+        its facilities' and those of the routes its transports name (journal entries)."""
+        sources = [*self.logsources, *(ls for f in self.facilities.values() for ls in f),
+                   *self.transport_logsources]
         return tuple(dict.fromkeys(sources))
 
     def program(self, name: str) -> Program | None:
@@ -141,7 +149,18 @@ def load_routes(directory: Path | None = None) -> dict[str, Route]:
     for name, route in routes.items():
         if route.programs_from is not None:
             routes[name] = _with_programs_of(route, routes)
+        if route.transports:
+            routes[name] = _with_transports(routes[name], routes)
     return routes
+
+
+def _with_transports(route: Route, routes: Mapping[str, Route]) -> Route:
+    """``route`` with the logsources of the text routes its ``transports`` name."""
+    targets = [routes.get(name) for name in route.transports.values()]
+    if any(t is None or t.records in READERS or t.records == JOURNAL_RECORDS for t in targets):
+        raise GrammarError(f"transports: {dict(route.transports)} must name text routes",
+                           Location(route.path))
+    return replace(route, transport_logsources=tuple(ls for t in targets if t for ls in t.logsources))
 
 
 def _with_programs_of(route: Route, routes: Mapping[str, Route]) -> Route:
@@ -281,6 +300,7 @@ def _build_route(data: dict[str, Any], path: Path, directory: Path) -> Route:
         decode=tuple(decoders),
         facilities={str(k): _logsources(v) for k, v in (data.get("facilities") or {}).items()},
         programs_from=data.get("programs_from"),
+        transports={str(k): str(v) for k, v in (data.get("transports") or {}).items()},
         path=str(path),
     )
 
