@@ -125,3 +125,28 @@ def test_audit_entries_are_the_auditd_events_of_audit_log(tmp_path: Path) -> Non
     assert from_journal == auditd(_events(text))
     assert len(from_journal) > 10 and all(str(ls) == "linux/*/auditd"
                                           for e in from_journal for ls in e[3])
+
+
+def _boot(boot_id: str, start: int, messages: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"__REALTIME_TIMESTAMP": str(start + n * 1_000_000), "__MONOTONIC_TIMESTAMP": str(
+        5_000_000 + n * 1_000_000), "_BOOT_ID": boot_id, "_HOSTNAME": "vps",
+        "SYSLOG_IDENTIFIER": program, "MESSAGE": message} for n, (program, message) in
+        enumerate(messages)]
+
+
+@pytest.mark.skipif(not have_tools(), reason="systemd-journal-remote not installed")
+def test_boots_ending_without_a_shutdown(tmp_path: Path) -> None:
+    """Of three boots, the first shuts down, the second stops mid-work (a crash, or its end
+    deleted), the third is the running one: one boot_end_unclean event, at the second's end."""
+    work = [("CRON", "(root) CMD (run-parts /etc/cron.hourly)")] * 3
+    clean = _boot("1" * 32, 1707609600_000000, [*work, ("systemd", "Stopped target "
+                                                        "multi-user.target - Multi-User System."),
+                                                ("systemd-journald", "Journal stopped")])
+    crashed = _boot("2" * 32, 1707700000_000000, work)
+    running = _boot("3" * 32, 1707800000_000000, work)
+    write_journal([*clean, *crashed, *running], tmp_path / "system.journal", compact=True,
+                  compress=True)
+    hits = _hits(tmp_path, "--no-builtin", "-r", str(REPO / "sigma_rules/linux_log_tampering.yml"),
+                 str(tmp_path / "system.journal"))
+    assert [(h["rule_title"], h["line"], h["fields"]["boot_id"]) for h in hits] == [
+        ("Boot Ended Without A Shutdown In The Journal", 8, "2" * 32)]

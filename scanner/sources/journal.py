@@ -25,7 +25,7 @@ import lzma
 import os
 import struct
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import lz4.block
 import zstandard
@@ -263,6 +263,25 @@ def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
                                           f"{damage.reason}{while_written}; {read} entries read")
         except OSError as exc:
             problems.add("source", where, f"read stopped after {read} entries: {exc.strerror or exc}")
+
+
+def read_entries_at(file: SourceFile, offsets: Iterable[int]) -> list[JournalEntry]:
+    """The entries of ``file`` at ``offsets`` (found by an earlier read), with their fields;
+    those that cannot be read any more are left out (the scan reported the damage)."""
+    found: list[JournalEntry] = []
+    try:
+        with open_raw(file.path) as stream:
+            fd = stream.fileno()
+            size = os.fstat(fd).st_size
+            journal = _File(fd, size, read_header(os.pread(fd, 512, 0), size), heads_only=False)
+            for offset in offsets:
+                try:
+                    found.append(journal.entry(offset))
+                except Damage:
+                    continue
+    except (OSError, Damage):
+        pass
+    return found
 
 
 def _entries(journal: _File) -> Iterator[JournalEntry]:
