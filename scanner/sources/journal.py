@@ -24,6 +24,8 @@ from __future__ import annotations
 import lzma
 import os
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -128,11 +130,13 @@ class _File:
         self.end = min(size, header.arena_end)
         self._window_at, self._window = 0, b""
         self._data: dict[int, tuple[str, bytes]] = {}
-        self._item = struct.Struct("<I" if header.compact else "<QQ")
-        self._array_item = struct.Struct("<I" if header.compact else "<Q")
+        self._payload = _DATA_PAYLOAD[header.compact]
+        self._offsets = "I" if header.compact else "Q"  # array type of one item's offset
+        self._stride = 1 if header.compact else 2  # entry items: offset (and hash when regular)
 
-    def read(self, offset: int, size: int) -> bytes:
-        """``size`` bytes at ``offset``, all inside the file; raises :class:`Damage`."""
+    def window(self, offset: int, size: int) -> tuple[bytes, int]:
+        """A buffer holding the ``size`` bytes at ``offset`` (all inside the file) and where
+        they start in it; raises :class:`Damage`."""
         if offset < self.header.header_size or offset + size > self.end:
             raise Damage(offset, f"offset {offset:#x}+{size} lies outside the objects "
                                  f"({self.header.header_size:#x}..{self.end:#x})")
@@ -140,28 +144,31 @@ class _File:
         if start < 0 or start + size > len(self._window):
             self._window_at, self._window = offset, os.pread(self._fd, max(size, _WINDOW), offset)
             start = 0
-        return self._window[start:start + size]
+        return self._window, start
 
     def object(self, offset: int, kind: int | None, minimum: int) -> tuple[int, int, bytes]:
         """``(type, flags, bytes)`` of the object at ``offset``; raises :class:`Damage` when it
         is misaligned, outside the file, of another ``kind`` or smaller than ``minimum``."""
         if offset % 8:
             raise Damage(offset, f"object offset {offset:#x} is not 8-byte aligned")
-        found, flags, size = _OBJECT.unpack(self.read(offset, _OBJECT.size))
+        buffer, start = self.window(offset, _OBJECT.size)
+        found, flags, size = _OBJECT.unpack_from(buffer, start)
         if kind is not None and found != kind:
             raise Damage(offset, f"object at {offset:#x} has type {found}, expected {kind}")
         if size < minimum:
             raise Damage(offset, f"object at {offset:#x} has impossible size {size}")
         if size > MAX_FIELD + 128:
             raise Damage(offset, f"object at {offset:#x} claims {size} bytes")
-        return found, flags, self.read(offset, size)
+        if start + size > len(buffer):
+            buffer, start = self.window(offset, size)
+        return found, flags, buffer[start:start + size]
 
     def data(self, offset: int) -> tuple[str, bytes]:
         """``(field name, value)`` of the DATA object at ``offset``; raises :class:`Damage`."""
         cached = self._data.get(offset)
         if cached is not None:
             return cached
-        start = _DATA_PAYLOAD[self.header.compact]
+        start = self._payload
         _, flags, raw = self.object(offset, OBJECT_DATA, start)
         payload = _decompress(raw[start:], flags, offset)
         name, sep, value = payload.partition(b"=")
@@ -177,10 +184,10 @@ class _File:
         :class:`Damage`."""
         _, _, raw = self.object(offset, OBJECT_ENTRY, _ENTRY_ITEMS)
         seqnum, realtime, monotonic, boot_id, _ = _ENTRY.unpack_from(raw, _OBJECT.size)
-        item = self._item
-        fields = () if self.heads_only else tuple(
-            self.data(item.unpack_from(raw, at)[0])
-            for at in range(_ENTRY_ITEMS, len(raw) - item.size + 1, item.size))
+        fields: tuple[tuple[str, bytes], ...] = ()
+        if not self.heads_only:
+            known, data = self._data.get, self.data
+            fields = tuple([known(o) or data(o) for o in self._items(raw)])
         return JournalEntry(offset, seqnum, realtime, monotonic, boot_id.hex(), fields,
                             self.header.seqnum_id)
 
@@ -189,24 +196,37 @@ class _File:
         zero slots at its end left out); raises :class:`Damage`."""
         _, _, raw = self.object(offset, OBJECT_ENTRY_ARRAY, _ARRAY_ITEMS)
         (following,) = _ARRAY_NEXT.unpack_from(raw, _OBJECT.size)
-        item = self._array_item
-        body = raw[_ARRAY_ITEMS:]
-        offsets = [o for (o,) in item.iter_unpack(body[:len(body) - len(body) % item.size])]
+        offsets = _little_endian(self._offsets, raw[_ARRAY_ITEMS:]).tolist()
         while offsets and offsets[-1] == 0:
             offsets.pop()
         return following, offsets
+
+    def _items(self, raw: bytes) -> array[int]:
+        """The DATA offsets of an ENTRY object's items."""
+        offsets = _little_endian(self._offsets, raw[_ENTRY_ITEMS:])
+        return offsets[::self._stride] if self._stride > 1 else offsets
 
     def objects_after(self, offset: int) -> Iterator[tuple[int, int]]:
         """``(offset, type)`` of each object from ``offset`` on, walking by their sizes, until
         an all-zero header (unwritten space) or the end; raises :class:`Damage`."""
         while offset + _OBJECT.size <= self.end:
-            found, _, size = _OBJECT.unpack(self.read(offset, _OBJECT.size))
+            found, _, size = _OBJECT.unpack_from(*self.window(offset, _OBJECT.size))
             if found == 0 and size == 0:
                 return
             if size < _OBJECT.size or offset + size > self.end:
                 raise Damage(offset, f"object at {offset:#x} has impossible size {size}")
             yield offset, found
             offset += (size + 7) & ~7
+
+
+def _little_endian(kind: str, data: bytes) -> array[int]:
+    """The little-endian unsigned integers of array type ``kind`` in ``data`` (a partial last
+    one left out)."""
+    values = array(kind)
+    values.frombytes(data[:len(data) - len(data) % values.itemsize])
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def _decompress(payload: bytes, flags: int, offset: int) -> bytes:
