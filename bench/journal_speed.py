@@ -2,19 +2,21 @@
 
 ``python bench/journal_speed.py --entries 200000`` writes (once, cached under
 ``bench/out/journal-<entries>/``) a journal of that many entries with
-``systemd-journal-remote`` (compact, ZSTD: Debian 12's defaults): sshd, sudo, cron and
+``systemd-journal-remote`` (compact, ZSTD: Debian 12's defaults; it archives a file past
+about 37 MB, so a big journal is several files, as on a real host): sshd, sudo, cron and
 kernel messages with the ~20 metadata fields journald adds to each. Then it times, in
 fresh child processes, interleaved, ``--repeats`` times each: the reader alone
 (``read_journal`` over every entry and field), ``logsigma events`` (reader + routing +
 grammars, JSON lines to a file), ``logsigma scan`` with the bundled rules, and
-``journalctl --file F -o export > file``. It prints medians: wall seconds, entries/s, MB/s
-over the journal file's size, and peak RSS.
+``journalctl --directory D -o export > file``. It prints medians: wall seconds, entries/s,
+MB/s over the journal files' size, and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -75,25 +77,32 @@ def entry(n: int, rng: random.Random) -> dict[str, str]:
 
 
 def ensure_journal(entries: int) -> Path:
-    """The cached benchmark journal of ``entries`` entries (written on first use)."""
-    path = BENCH / "out" / f"journal-{entries}" / "system.journal"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """The directory of the cached benchmark journal of ``entries`` entries (written on first
+    use; a ``.done`` file marks a complete one)."""
+    directory = BENCH / "out" / f"journal-{entries}"
+    if not (directory / ".done").is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
         rng = random.Random(entries)
-        journal_export.write_journal((entry(n, rng) for n in range(entries)), path,
-                                     compact=True, compress=True)
-    return path
+        journal_export.write_journal((entry(n, rng) for n in range(entries)),
+                                     directory / "system.journal", compact=True, compress=True)
+        (directory / ".done").touch()
+    return directory
 
 
-def read_all(path: Path) -> int:
-    """Entries of ``path`` read with every field (the reader alone, no normalization)."""
+def read_all(directory: Path) -> int:
+    """Entries of the journal files in ``directory``, read with every field (the reader alone,
+    no normalization)."""
     from scanner.errors import Problems
     from scanner.model import SourceFile
     from scanner.sources.journal import read_journal
 
-    file = SourceFile(path=path, root=path.parent, source=path.name, size=path.stat().st_size,
-                      mtime=0.0)
-    return sum(1 for _ in read_journal(file, Problems()))
+    count = 0
+    for path in sorted(directory.glob("*.journal")):
+        file = SourceFile(path=path, root=directory, source=path.name,
+                          size=path.stat().st_size, mtime=0.0)
+        count += sum(1 for _ in read_journal(file, Problems()))
+    return count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("systemd-journal-remote and journalctl are needed", file=sys.stderr)
         return 2
     path = ensure_journal(args.entries)
-    size_mb = path.stat().st_size / 1e6
+    size_mb = sum(p.stat().st_size for p in path.glob("*.journal")) / 1e6
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         commands = {
@@ -121,8 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "logsigma scan (bundled rules)": [python, "-m", "scanner", "scan", "-q", "--jobs", "1",
                                               "-f", "jsonl", "-o", f"{scratch}/hits.jsonl",
                                               str(path)],
-            "journalctl --file F -o export > file": ["journalctl", "--file", str(path), "-o",
-                                                     "export", "--no-pager"],
+            "journalctl --directory D -o export > file": ["journalctl", "--directory", str(path),
+                                                          "-o", "export", "--no-pager"],
         }
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for _ in range(args.repeats):  # interleaved, so drift hits every command alike

@@ -16,7 +16,9 @@ yields every entry readable before the damage and records one ``source`` problem
 naming the file and the first damaged offset. Offsets only move forward and every
 read is bounded, so crafted files cannot loop or exhaust memory. The file is read
 with ``pread`` (no mmap, so resident memory does not grow with the file); decoded
-DATA objects are cached by offset in a bounded cache (journals repeat them a lot).
+DATA objects up to 4 KiB are cached by offset, 8,192 at most (journals repeat them a
+lot). With ``fields=False`` only the entries' heads are read; :func:`read_entries_at`
+reads chosen entries again by offset.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ SIGNATURE = b"LPKSHHRH"
 MIN_HEADER = 208  # the header of systemd < 187
 MAX_FIELD = 64 << 20  # the largest DATA payload (decompressed) read; journald's own cap is 768 MiB
 _CACHE = 8192  # decoded DATA objects kept
+_CACHED_SIZE = 4096  # the largest value kept: the cache holds at most 32 MiB
 _WINDOW = 1 << 16  # bytes read at a time
 
 # header: signature, compatible and incompatible flags, state, file/machine/boot/seqnum ids,
@@ -174,9 +177,11 @@ class _File:
         name, sep, value = payload.partition(b"=")
         if not sep or not name:
             raise Damage(offset, f"DATA object at {offset:#x} holds no FIELD=value")
-        if len(self._data) >= _CACHE:
-            self._data.clear()
-        found = self._data[offset] = (name.decode("utf-8", "backslashreplace"), value)
+        found = (name.decode("utf-8", "backslashreplace"), value)
+        if len(value) <= _CACHED_SIZE:  # big values rarely repeat: the cache stays small
+            if len(self._data) >= _CACHE:
+                self._data.clear()
+            self._data[offset] = found
         return found
 
     def entry(self, offset: int) -> JournalEntry:
