@@ -227,3 +227,15 @@ def test_seqnum_gap_fires_the_bundled_rule(tmp_path: Path) -> None:
     gaps = [h for h in hits if h["rule_title"] == "Journal Entries Missing From Their Sequence"]
     assert [(h["source"], h["line"], h["fields"]["gap_entries"]) for h in gaps] == [
         ("system.journal", 5, 100)]
+
+
+@pytest.mark.parametrize("header_size", [208, 224, 240, 256])
+def test_older_header_sizes_read_alike(header_size: int, tmp_path: Path) -> None:
+    """Headers of systemd < 187 (208 bytes), 187 (224), 189 (240), 246 (256): only the fields
+    every size has are read, so a file claiming a shorter header reads the same entries."""
+    entries = intact("regular-none", tmp_path)
+    data = journal_bytes("regular-none")
+    struct.pack_into("<Q", data, 88, header_size)
+    got, problems = read(bytes(data), tmp_path)
+    assert problems == [] and [(e.seqnum, e.fields) for e in got] == [
+        (e.seqnum, e.fields) for e in entries]
