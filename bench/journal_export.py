@@ -33,7 +33,8 @@ Entry = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 def export_stream(entries: Iterable[Entry]) -> bytes:
     """Entries (``__REALTIME_TIMESTAMP``, ``_BOOT_ID``… and fields; values str or bytes) in
-    the journal export format (a sequence of pairs may repeat a field); a value holding a newline is written in its binary form."""
+    the journal export format (a sequence of pairs may repeat a field); a value holding a
+    newline is written in its binary form."""
     out = bytearray()
     for entry in entries:
         for name, value in entry.items() if isinstance(entry, Mapping) else entry:

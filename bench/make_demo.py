@@ -471,7 +471,7 @@ def write_tree(story: Story, root: Path) -> list[Mark]:
     return sorted(marks, key=lambda m: (m.t_us, m.path, m.line))
 
 
-# --- the journal: the same syslog-family lines as journald on a Debian 12 without rsyslog stores them
+# --- the journal: the syslog-family and audit lines as journald on Debian 12 stores them
 
 MACHINE_ID = "2f6a1d4c8b9e4f7a9c3d5e1b7a2c4d6e"
 BOOT_ID = "8d3e6f1a2b4c4d5e9f0a1b2c3d4e5f60"
@@ -518,7 +518,8 @@ def journal_entries(story: Story) -> list[dict[str, str]]:
 
 def write_journal_tree(story: Story, root: Path) -> Path | None:
     """``root/<machine-id>/system.journal`` written by systemd-journal-remote from the story's
-    syslog-family and audit lines; ``None`` (the committed file kept) when the tool is not installed."""
+    syslog-family and audit lines; ``None`` (the committed file kept) when the tool is not
+    installed."""
     if not journal_export.have_tools():
         return None
     shutil.rmtree(root, ignore_errors=True)
@@ -567,8 +568,9 @@ install in dpkg.log.
 
 `journal/<machine-id>/system.journal` holds the same story as a Debian 12 without rsyslog keeps it:
 every line of `auth.log*`, `syslog` and `kern.log` as a journal entry (its program, pid, facility
-and time) and every `audit/audit.log` record as the audit entry journald keeps, written by `systemd-journal-remote` (compact format, ZSTD). Scanned alone it fires the
-same bundled findings as those text logs. Rebuilding gives the same entries in a file with new
+and time) and every `audit/audit.log` record as the audit entry journald keeps, written by
+`systemd-journal-remote` (compact format, ZSTD). Scanned alone it fires the same bundled findings
+as those text logs. Rebuilding gives the same entries in a file with new
 random file and sequence ids (`journalctl --file … -o export` is what stays identical).
 
 The quiet tree has cron, the administrator's daily key login from 192.0.2.50 with one `sudo`,

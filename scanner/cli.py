@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from scanner import __version__
 from scanner.config import ENGINES, EVENT_FORMATS
@@ -35,16 +35,23 @@ def _add_time_options(p: argparse.ArgumentParser) -> None:
                    help="force FORMAT for files whose relative path matches GLOB (repeatable)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser (and, being its subparsers' class, every subcommand's) that takes no abbreviated
+    option: ``--form`` is an error naming it, not ``--format`` or ``--format-for``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="logsigma", description="Run Sigma rules offline over a copied Linux /var/log.",
-        allow_abbrev=False)
+    parser = _Parser(
+        prog="logsigma", description="Run Sigma rules offline over a copied Linux /var/log.")
     parser.add_argument("--version", action="version", version=f"logsigma {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    scan = sub.add_parser("scan", help="scan log files or directories with Sigma rules", allow_abbrev=False)
+    scan = sub.add_parser("scan", help="scan log files or directories with Sigma rules")
     scan.add_argument("paths", nargs="*", default=["/var/log"], metavar="PATH",
                       help="files or directories to scan (default: /var/log)")
     scan.add_argument("-r", "--rules", action="append", default=[], metavar="PATH",
@@ -81,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the matching engine (default: %(default)s)")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
 
-    events = sub.add_parser("events", help="write normalized events as JSON lines", allow_abbrev=False)
+    events = sub.add_parser("events", help="write normalized events as JSON lines")
     events.add_argument("paths", nargs="+", metavar="PATH")
     events.add_argument("-f", "--format", dest="output_format", default="jsonl",
                         choices=EVENT_FORMATS, help="output format (default jsonl)")
@@ -90,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print per-file parse coverage instead of events")
     _add_time_options(events)
 
-    sub.add_parser("formats", help="print the format and logsource routing table", allow_abbrev=False)
+    sub.add_parser("formats", help="print the format and logsource routing table")
 
-    rules = sub.add_parser("rules", help="inspect Sigma rules", allow_abbrev=False)
+    rules = sub.add_parser("rules", help="inspect Sigma rules")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    check = rules_sub.add_parser("check", help="load and compile rules; list skipped ones", allow_abbrev=False)
+    check = rules_sub.add_parser("check", help="load and compile rules; list skipped ones")
     check.add_argument("paths", nargs="+", metavar="PATH")
     _add_rule_paths(check)
-    listing = rules_sub.add_parser("list", help="list rules: id, title, level, status, logsource", allow_abbrev=False)
+    listing = rules_sub.add_parser("list", help="list rules: id, title, level, status, logsource")
     listing.add_argument("paths", nargs="+", metavar="PATH")
     _add_rule_paths(listing)
     return parser

@@ -213,7 +213,8 @@ def test_demo_and_quiet_fixtures_match_the_script(tmp_path: Path) -> None:
             if rel.endswith(".journal"):  # new random file ids each build: compare the entries
                 assert journal_content(tmp_path / rel) == journal_content(FIXTURES / rel), rel
             else:
-                assert (tmp_path / rel).read_bytes() == (FIXTURES / rel).read_bytes(), f"{rel} is stale"
+                assert (tmp_path / rel).read_bytes() == (FIXTURES / rel).read_bytes(), \
+                    f"{rel} is stale"
 
 
 def journal_content(path: Path) -> list[tuple[int, int, str, tuple[tuple[str, bytes], ...]]]:

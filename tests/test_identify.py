@@ -70,13 +70,14 @@ def test_other_binary_is_skipped_with_one_warning(tmp_path: Path) -> None:
         stats = FileStats(file.source, "binary")
         events = list(normalize_file(file, route_file(file, routes), problems, stats))
         assert events == []
-        assert [str(p) for p in problems] == [
-            f"{file.source}: binary file of no format logsigma reads (not a log, or damaged): skipped"]
+        assert [str(p) for p in problems] == [f"{file.source}: binary file of no format "
+                                              "logsigma reads (not a log, or damaged): skipped"]
 
 
 def test_text_with_nul_runs_stays_text(tmp_path: Path) -> None:
     """A log written past a crash or a truncation (copytruncate) starts or ends with NULs."""
-    line = b"2024-02-11T09:30:00.000000+00:00 vps sshd[811]: Connection closed by 192.0.2.7 port 22\n"
+    line = (b"2024-02-11T09:30:00.000000+00:00 vps sshd[811]: Connection closed by 192.0.2.7 "
+            b"port 22\n")
     formats = _tree(tmp_path, {"auth.log": bytes(300_000) + line * 50,
                                "syslog": line * 50 + bytes(4096) + line})
     assert formats == {"auth.log": "syslog", "syslog": "syslog"}
@@ -88,7 +89,7 @@ def test_unreadable_or_empty_is_not_binary(tmp_path: Path) -> None:
     assert binary_format(file) is None
 
 
-CORPUS_UTMP = Path(__file__).resolve().parent.parent.parent / "shared/corpus/logs/util-linux/ts-utmp"
+CORPUS_UTMP = FIXTURES.parent.parent / "shared/corpus/logs/util-linux/ts-utmp"
 
 
 @pytest.mark.parametrize("name", ["wtmp-a.LE", "wtmp-a.BE", "wtmp-b.LE", "wtmp-ipv6.BE"])

@@ -35,7 +35,8 @@ FIXTURES = REPO / "fixtures" / "journal"
 BOOT = "6f1c0a2e9d8b4c7a8e3f5d1b2a4c6e8f"
 HOST = "vps"
 T0 = 1707609600_000000  # 2024-02-11T00:00:00Z
-LONG_COMMAND = "/usr/bin/tar czf /tmp/.x/loot.tgz " + " ".join(f"/home/user{i}/.ssh" for i in range(60))
+LONG_COMMAND = "/usr/bin/tar czf /tmp/.x/loot.tgz " + " ".join(f"/home/user{i}/.ssh"
+                                                               for i in range(60))
 
 
 def _entry(i: int, identifier: str, message: str, facility: int, priority: int = 6, *,
@@ -53,8 +54,9 @@ def _entry(i: int, identifier: str, message: str, facility: int, priority: int =
 def story() -> list[list[tuple[str, Any]]]:
     """sshd, sudo, su, useradd, cron and kernel entries of a small intrusion."""
     return [
-        _entry(0, "sshd", "Failed password for invalid user admin from 203.0.113.45 port 51234 ssh2",
-               4, extra=(("_SYSTEMD_UNIT", "ssh.service"), ("_CMDLINE", "sshd: admin [priv]"))),
+        _entry(0, "sshd", "Failed password for invalid user admin from 203.0.113.45 port 51234 "
+               "ssh2", 4,
+               extra=(("_SYSTEMD_UNIT", "ssh.service"), ("_CMDLINE", "sshd: admin [priv]"))),
         _entry(1, "sshd", "Accepted password for deploy from 203.0.113.45 port 51290 ssh2", 4,
                extra=(("_SYSTEMD_UNIT", "ssh.service"),)),
         _entry(2, "sudo", "  deploy : TTY=pts/1 ; PWD=/home/deploy ; USER=root ; COMMAND="
@@ -81,7 +83,8 @@ def as_journalctl(entry: JournalEntry) -> dict[str, Any]:
     """Our entry in journalctl's JSON form: a field's values as strings when printable UTF-8,
     else byte lists; a repeated field as a list."""
     shown: dict[str, Any] = {"__REALTIME_TIMESTAMP": str(entry.realtime),
-                             "__MONOTONIC_TIMESTAMP": str(entry.monotonic), "_BOOT_ID": entry.boot_id}
+                             "__MONOTONIC_TIMESTAMP": str(entry.monotonic),
+                             "_BOOT_ID": entry.boot_id}
     values: dict[str, list[Any]] = {}
     for name, value in entry.fields:
         values.setdefault(name, []).append(_json_value(value))

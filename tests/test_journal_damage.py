@@ -70,7 +70,8 @@ def test_truncated_tail_keeps_every_whole_entry(layout: str, tmp_path: Path) -> 
     cut = entries[5].offset + 40  # inside the sixth entry object
     got, problems = read(bytes(data[:cut]), tmp_path)
     assert [e.seqnum for e in got] == [e.seqnum for e in entries[:5]]
-    assert len(problems) == 1 and problems[0].startswith("system.journal: journal damaged at offset")
+    assert len(problems) == 1
+    assert problems[0].startswith("system.journal: journal damaged at offset")
     assert problems[0].endswith("; 5 entries read")
 
 
@@ -85,7 +86,8 @@ def test_bad_item_offset_loses_only_its_entry(layout: str, tmp_path: Path) -> No
     assert [e.seqnum for e in got] == [e.seqnum for i, e in enumerate(entries) if i != 3]
     header_size = struct.unpack_from("<Q", data, 88)[0]
     assert problems == [f"system.journal: journal damaged at offset {bad:#x}: offset {bad:#x}+16 "
-                        f"lies outside the objects ({header_size:#x}..{len(data):#x}); 7 entries read"]
+                        f"lies outside the objects ({header_size:#x}..{len(data):#x}); "
+                        "7 entries read"]
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -208,8 +210,8 @@ def test_seqnum_gaps_across_the_files_of_one_sequence(tmp_path: Path) -> None:
     assert list(journal_anomalies(files)) == []
     (tmp_path / "both" / "user-1000.journal").unlink()
     gaps = list(journal_anomalies(walk([tmp_path / "both"], Problems())))
-    assert [(e.source, e.line, e.fields["gap_entries"], e.fields["previous_line"]) for e in gaps] == [
-        ("system.journal", n, 1, n - 1) for n in range(2, 9)]
+    found = [(e.source, e.line, e.fields["gap_entries"], e.fields["previous_line"]) for e in gaps]
+    assert found == [("system.journal", n, 1, n - 1) for n in range(2, 9)]
     assert all(e.fields["anomaly"] == "seqnum_gap" for e in gaps)
 
 

@@ -77,7 +77,8 @@ def _events(path: Path) -> list:
 
 def test_entries_get_the_syslog_routing(tmp_path: Path) -> None:
     path = tmp_path / "system@0123.journal"
-    path.write_bytes(gzip.decompress((REPO / "fixtures/journal/compact-zstd.journal.gz").read_bytes()))
+    fixture = REPO / "fixtures/journal/compact-zstd.journal.gz"
+    path.write_bytes(gzip.decompress(fixture.read_bytes()))
     events: dict = {}
     for event in _events(path):  # the first entry of each program
         events.setdefault(event.fields["program"], event)

@@ -106,12 +106,12 @@ def write_events(events: Iterator[Event], out: TextIO, output_format: str = "jso
     for event in events:
         record = event_record(event)
         if output_format == "csv":
-            writer.writerow([csv_cell(_json(record[c]) if c in ("logsource", "fields") else record[c])
-                             for c in EVENT_COLUMNS])
+            writer.writerow([csv_cell(_json(record[c]) if c in ("logsource", "fields")
+                                      else record[c]) for c in EVENT_COLUMNS])
         elif output_format == "table":
             where = shorten(escape_control(f"{event.source}:{event.line}"), SOURCE_WIDTH)
-            out.write(f"{record['timestamp'] or '-':<32} {where:<{SOURCE_WIDTH}} {event.format:<12} "
-                      f"{terminal_text(event.raw, RAW_WIDTH)}\n")
+            out.write(f"{record['timestamp'] or '-':<32} {where:<{SOURCE_WIDTH}} "
+                      f"{event.format:<12} {terminal_text(event.raw, RAW_WIDTH)}\n")
         else:
             out.write(_json(record) + "\n")
 

@@ -48,7 +48,8 @@ def _sudo_process(event: Event) -> ProcessFields | None:
     # Sigma's User is the account the process runs as: sudo's target (USER=, root when absent);
     # the invoking user is the one who started it, as ParentUser.
     return _present(image=command.split(" ", 1)[0], command_line=command,
-                    user=fields.get("target_user") or "root", parent_user=fields.get("user"), cwd=cwd)
+                    user=fields.get("target_user") or "root", parent_user=fields.get("user"),
+                    cwd=cwd)
 
 
 def _execve_process(event: Event) -> ProcessFields | None:

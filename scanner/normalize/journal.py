@@ -5,9 +5,10 @@ yields :class:`JournalRecord` values for the normalizer. Entries of ``_TRANSPORT
 (the kernel audit records journald collects) become audit.log text, ``type=SYSCALL
 msg=audit(1707609600.120:812): arch=…``, consecutive entries of one ``_AUDIT_ID`` joined
 into one record, for the route the journal route's ``transports`` names (``audit``).
-Every other entry is one record with fields, which the normalizer routes like a syslog line: the route's ``programs`` parse ``MESSAGE`` by the program's
-grammars and ``facilities`` add the logsource of the file rsyslog would have written
-the entry to. ``fields`` holds every journal field under its own name (``MESSAGE``,
+Every other entry is one record with fields, which the normalizer routes like a syslog
+line: the route's ``programs`` parse ``MESSAGE`` by the program's grammars and
+``facilities`` add the logsource of the file rsyslog would have written the entry to.
+``fields`` holds every journal field under its own name (``MESSAGE``,
 ``_PID``, ``_SYSTEMD_UNIT`` …; a field given several times is a list; bytes that are
 not UTF-8 kept as ``\\x`` escapes) plus the syslog header's native names: ``program``
 (``SYSLOG_IDENTIFIER``, else ``_COMM``), ``pid``, ``host``, ``message`` (``MESSAGE``
@@ -98,7 +99,8 @@ def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
     pid = _one(fields.get("SYSLOG_PID")) or _one(fields.get("_PID"))
     host = _one(fields.get("_HOSTNAME"))
     # the syslog header grammar's separator eats the padding sudo puts before its user name
-    native = {"message": message.lstrip(" ") if message else None, "program": program, "pid": pid, "host": host,
+    native = {"message": message.lstrip(" ") if message else None, "program": program,
+              "pid": pid, "host": host,
               "pri": _pri(fields.get("SYSLOG_FACILITY"), fields.get("PRIORITY")),
               "time": f"{entry.realtime // 1_000_000}.{entry.realtime % 1_000_000:06d}"}
     fields.update((key, value) for key, value in native.items() if value)

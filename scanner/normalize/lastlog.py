@@ -59,7 +59,8 @@ class _Layout:
         NUL, and one is not all zero."""
         if (size is not None and size % self.size) or not any(sample):
             return False
-        records = [sample[i:i + self.size] for i in range(0, len(sample) - self.size + 1, self.size)]
+        size = self.size
+        records = [sample[i:i + size] for i in range(0, len(sample) - size + 1, size)]
         used = [data for data in records if any(data)]
         order = pick_byteorder(used, self.plausible)
         return all(self.plausible(data, order) and _clean_strings(self.unpack(data, order))

@@ -110,7 +110,8 @@ class Route:
         return self.programs.get(key) or self.programs.get(key.split("(", 1)[0])
 
     def facility_logsources(self, facility: str | None) -> tuple[LogSource, ...]:
-        """The logsources ``facilities`` gives an event of syslog ``facility`` (``*``: any other)."""
+        """The logsources ``facilities`` gives an event of syslog ``facility`` (``*``: any
+        other)."""
         found = self.facilities.get(facility) if facility else None
         return self.facilities.get(ANY_FACILITY, ()) if found is None else found
 
@@ -160,7 +161,8 @@ def _with_transports(route: Route, routes: Mapping[str, Route]) -> Route:
     if any(t is None or t.records in READERS or t.records == JOURNAL_RECORDS for t in targets):
         raise GrammarError(f"transports: {dict(route.transports)} must name text routes",
                            Location(route.path))
-    return replace(route, transport_logsources=tuple(ls for t in targets if t for ls in t.logsources))
+    sources = tuple(ls for t in targets if t for ls in t.logsources)
+    return replace(route, transport_logsources=sources)
 
 
 def _with_programs_of(route: Route, routes: Mapping[str, Route]) -> Route:
@@ -211,7 +213,9 @@ def choose_route(source: str, sniffed: Sequence[str], routes: Mapping[str, Route
     if binary is not None:
         named = [r for r in by_name if r.records == routes[binary].records
                  or (binary == UNKNOWN_BINARY and r.records in READERS)]
-        return _choice(named[0], source, "name") if named else _choice(routes[binary], source, "sniff")
+        if named:
+            return _choice(named[0], source, "name")
+        return _choice(routes[binary], source, "sniff")
     by_content = [r for r in routes.values() if _sniffs(r, sniffed)]
     if by_content:
         preferred = [r for r in by_content if r in by_name]

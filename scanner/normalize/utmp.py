@@ -95,7 +95,8 @@ def utmp_kind(head: bytes, plain_size: int | None) -> str | None:
     evidence = [_evidence(data, layout, order) for data in records[:_SAMPLE]]
     if 2 not in evidence or evidence.count(0) * 4 > len(evidence):
         return None
-    kinds = [layout.struct(order).unpack(data)[0] for data, seen in zip(records, evidence) if seen == 2]
+    unpack = layout.struct(order).unpack
+    kinds = [unpack(data)[0] for data, seen in zip(records, evidence) if seen == 2]
     return "btmp" if kinds.count(TYPES.index("LOGIN_PROCESS")) * 2 > len(kinds) else "wtmp"
 
 

@@ -251,7 +251,8 @@ def _decompress(payload: bytes, flags: int, offset: int) -> bytes:
             decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
             data = decoder.decompress(payload, max_length=MAX_FIELD)
             if not decoder.eof:
-                raise Damage(offset, f"XZ data at {offset:#x} is cut or larger than {MAX_FIELD} bytes")
+                raise Damage(offset, f"XZ data at {offset:#x} is cut or larger than "
+                                     f"{MAX_FIELD} bytes")
             return data
     except (zstandard.ZstdError, lzma.LZMAError, struct.error, ValueError, RuntimeError,
             MemoryError) as exc:
@@ -283,11 +284,13 @@ def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
             if size < header.arena_end and read < header.n_entries:
                 raise Damage(size, f"file ends at {size:#x}, its header says {header.arena_end:#x}")
         except Damage as damage:
-            while_written = " (copied while journald was writing it: state ONLINE)" if state == "ONLINE" else ""
+            while_written = (" (copied while journald was writing it: state ONLINE)"
+                             if state == "ONLINE" else "")
             problems.add("source", where, f"journal damaged at offset {damage.offset:#x}: "
                                           f"{damage.reason}{while_written}; {read} entries read")
         except OSError as exc:
-            problems.add("source", where, f"read stopped after {read} entries: {exc.strerror or exc}")
+            problems.add("source", where,
+                         f"read stopped after {read} entries: {exc.strerror or exc}")
 
 
 def read_entries_at(file: SourceFile, offsets: Iterable[int]) -> list[JournalEntry]:
@@ -350,7 +353,8 @@ def _linked(journal: _File) -> Iterator[int]:
     previous_array = 0
     while array:
         if array <= previous_array:
-            raise Damage(array, f"entry array chain goes back from {previous_array:#x} to {array:#x}")
+            raise Damage(array, f"entry array chain goes back from {previous_array:#x} "
+                                f"to {array:#x}")
         following, offsets = journal.array(array)
         for offset in offsets:
             if offset <= last:
