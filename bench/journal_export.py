@@ -1,7 +1,7 @@
 """Build real journal files with Debian's ``systemd-journal-remote`` and read them back with
 ``journalctl`` (for the demo tree, the tests and the benchmark: the scanner runs neither).
 
-:func:`export_stream` writes entries in systemd's journal export format; :func:`write_journal`
+:func:`export_entry` writes an entry in systemd's journal export format; :func:`write_journal`
 feeds it to ``systemd-journal-remote --output=FILE`` (no network) with the compact layout and
 compression chosen by its environment and flags; :func:`journalctl_entries` is what
 ``journalctl --file F -o json`` says the file holds.
@@ -31,27 +31,27 @@ def have_tools() -> bool:
 Entry = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
-def export_stream(entries: Iterable[Entry]) -> bytes:
-    """Entries (``__REALTIME_TIMESTAMP``, ``_BOOT_ID``… and fields; values str or bytes) in
-    the journal export format (a sequence of pairs may repeat a field); a value holding a
+def export_entry(entry: Entry) -> bytes:
+    """One entry (``__REALTIME_TIMESTAMP``, ``_BOOT_ID``… and fields; values str or bytes; a
+    sequence of pairs may repeat a field) in the journal export format; a value holding a
     newline is written in its binary form."""
     out = bytearray()
-    for entry in entries:
-        for name, value in entry.items() if isinstance(entry, Mapping) else entry:
-            data = value.encode() if isinstance(value, str) else bytes(value)
-            if b"\n" in data:
-                out += name.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
-            else:
-                out += name.encode() + b"=" + data + b"\n"
-        out += b"\n"
-    return bytes(out)
+    for name, value in entry.items() if isinstance(entry, Mapping) else entry:
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        if b"\n" in data:
+            out += name.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+        else:
+            out += name.encode() + b"=" + data + b"\n"
+    return bytes(out + b"\n")
 
 
 def write_journal(entries: Iterable[Entry], path: Path, *, compact: bool,
                   compress: bool, keyed_hash: bool = True) -> Path:
     """``path`` written by systemd-journal-remote from ``entries``."""
     source = path.with_suffix(".export")
-    source.write_bytes(export_stream(entries))
+    with open(source, "wb") as out:
+        for entry in entries:
+            out.write(export_entry(entry))
     env = {**os.environ, "SYSTEMD_JOURNAL_COMPACT": str(int(compact)),
            "SYSTEMD_JOURNAL_KEYED_HASH": str(int(keyed_hash)), "SYSTEMD_LOG_LEVEL": "warning"}
     subprocess.run([str(REMOTE), f"--output={path}", f"--compress={'yes' if compress else 'no'}",
