@@ -22,13 +22,14 @@ the stream checks see what they see in auth.log. Knows nothing of rules.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Collection, Iterator, NamedTuple
+from typing import Any, Callable, Collection, Iterator, NamedTuple
 
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+REMEMBERED, REMEMBERED_SIZE = 8192, 256  # values whose text is kept, and their longest
 
 
 class JournalRecord(NamedTuple):
@@ -48,6 +49,7 @@ def journal_records(file: SourceFile, problems: Problems,
     text records (audit: see module doc)."""
     held: list[str] = []  # the lines of one audit event, until an entry of another comes
     held_key, held_line = ("", ""), 0
+    texts = Texts()
     for number, entry in enumerate(read_journal(file, problems), 1):
         transport = _value(entry, "_TRANSPORT") if transports else ""
         key = (transport, _value(entry, "_AUDIT_ID")) if transport in transports else None
@@ -55,7 +57,7 @@ def journal_records(file: SourceFile, problems: Problems,
             yield JournalRecord(held_line, "\n".join(held), None, held_key[0])
             held = []
         if key is None:
-            yield JournalRecord(number, *entry_record(entry))
+            yield JournalRecord(number, *entry_record(entry, texts))
             continue
         if not held:
             held_key, held_line = key, number
@@ -82,18 +84,18 @@ def _value(entry: JournalEntry, name: str) -> str:
     return value.decode("utf-8", "backslashreplace")
 
 
-def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
-    """``(raw text, fields)`` of one entry (see module doc)."""
-    fields: dict[str, Any] = {}
-    for name, value in entry.fields:
-        text = value.decode("utf-8", "backslashreplace")
-        known = fields.get(name)
-        if known is None:
-            fields[name] = text
-        elif isinstance(known, list):
-            known.append(text)
-        else:
-            fields[name] = [known, text]
+def entry_record(entry: JournalEntry, text: Callable[[bytes], str] | None = None
+                 ) -> tuple[str, dict[str, Any]]:
+    """``(raw text, fields)`` of one entry (see module doc); ``text`` turns a value into text
+    (a file's :class:`Texts`, which remembers those seen before)."""
+    text = text or Texts()
+    fields: dict[str, Any] = {name: text(value) for name, value in entry.fields}
+    if len(fields) < len(entry.fields):  # a field given several times: all its values, a list
+        fields = {}
+        for name, value in entry.fields:
+            fields.setdefault(name, []).append(text(value))
+        fields = {name: values[0] if len(values) == 1 else values
+                  for name, values in fields.items()}
     message = _one(fields.get("MESSAGE"))
     program = _one(fields.get("SYSLOG_IDENTIFIER")) or _one(fields.get("_COMM"))
     pid = _one(fields.get("SYSLOG_PID")) or _one(fields.get("_PID"))
@@ -107,6 +109,24 @@ def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
     stamp = (EPOCH + timedelta(microseconds=entry.realtime)).isoformat(timespec="microseconds")
     tag = f"{program}[{pid}]" if program and pid else program or "-"
     return f"{stamp} {host or '-'} {tag}: {message or ''}", fields
+
+
+class Texts:
+    """Field values as text (invalid UTF-8 as ``\\x`` escapes), short ones remembered
+    (entries of a file repeat most of their values)."""
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, str] = {}
+
+    def __call__(self, value: bytes) -> str:
+        text = self._known.get(value)
+        if text is None:
+            text = value.decode("utf-8", "backslashreplace")
+            if len(value) <= REMEMBERED_SIZE:
+                if len(self._known) >= REMEMBERED:
+                    self._known.clear()
+                self._known[value] = text
+        return text
 
 
 def _one(value: Any) -> str | None:
