@@ -241,3 +241,19 @@ def test_older_header_sizes_read_alike(header_size: int, tmp_path: Path) -> None
     got, problems = read(bytes(data), tmp_path)
     assert problems == [] and [(e.seqnum, e.fields) for e in got] == [
         (e.seqnum, e.fields) for e in entries]
+
+
+def test_compressed_journal_is_refused_with_one_warning(tmp_path: Path) -> None:
+    """A journal needs random access: a gzipped copy is recognized and refused, not misread."""
+    from scanner.cli import main
+
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "system.journal.gz").write_bytes(
+        (FIXTURES / "compact-zstd.journal.gz").read_bytes())
+    out = tmp_path / "scan.json"
+    assert main(["scan", "-q", "--jobs", "1", "-f", "json", "-o", str(out),
+                 str(tmp_path / "copy")]) == 0
+    problems = json.loads(out.read_text())["summary"]["problems"]
+    assert [p for p in problems if "system.journal.gz" in str(p)] == [
+        "system.journal.gz: a gz-compressed journal cannot be read in place: decompress a copy "
+        "and scan that"]

@@ -108,10 +108,6 @@ def is_journal(head: bytes) -> bool:
 
 def read_header(data: bytes, size: int) -> Header:
     """The header in the first bytes of a journal file of ``size`` bytes; raises :class:`Damage`."""
-    compression = compression_of(data)
-    if compression is not None:
-        raise Damage(0, f"a {compression}-compressed journal cannot be read in place: "
-                        "decompress a copy and scan that")
     if len(data) < MIN_HEADER or not is_journal(data):
         raise Damage(0, "not a journal file (no LPKSHHRH header)")
     (_, _, incompatible, state, _, _, _, seqnum_id, header_size, arena_size, _, _, _, _,
@@ -275,7 +271,13 @@ def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
         read, state = 0, ""
         try:
             size = os.fstat(fd).st_size
-            header = read_header(os.pread(fd, 512, 0), size)
+            head = os.pread(fd, 512, 0)
+            compression = compression_of(head)
+            if compression is not None:
+                problems.add("source", where, f"a {compression}-compressed journal cannot be "
+                                              "read in place: decompress a copy and scan that")
+                return
+            header = read_header(head, size)
             state = STATES.get(header.state, "")
             journal = _File(fd, size, header, heads_only=not fields)
             for entry in _entries(journal):
