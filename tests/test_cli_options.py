@@ -62,3 +62,10 @@ def test_abbreviated_options_are_errors_naming_them(argv: list[str], option: str
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert option in capsys.readouterr().err
+
+
+def test_formats_lists_the_journal_and_binary_routes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["formats"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "*.journal, *.journal~" in rows["journal"] and "linux/*/auth" in rows["journal"]
+    assert "binary" in rows
