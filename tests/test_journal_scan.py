@@ -151,3 +151,19 @@ def test_boots_ending_without_a_shutdown(tmp_path: Path) -> None:
                  str(tmp_path / "system.journal"))
     assert [(h["rule_title"], h["line"], h["fields"]["boot_id"]) for h in hits] == [
         ("Boot Ended Without A Shutdown In The Journal", 8, "2" * 32)]
+
+
+def test_baseline_survives_journald_archiving(tmp_path: Path) -> None:
+    """journald renames system.journal to system@….journal when it archives it: hits recorded
+    in a baseline stay recorded."""
+    (journal,) = (DEMO / "journal").rglob("system.journal")
+    live, archived = tmp_path / "live", tmp_path / "archived"
+    live.mkdir()
+    archived.mkdir()
+    shutil.copy2(journal, live / "system.journal")
+    shutil.copy2(journal, archived / "system@6f1c0a2e-0000000000000001-00061111fcf3da4a.journal")
+    baseline = tmp_path / "baseline.json"
+    assert main(["scan", "-q", "--jobs", "1", "-o", str(tmp_path / "a.jsonl"), "-f", "jsonl",
+                 "--write-baseline", str(baseline), str(live)]) == 0
+    assert _hits(tmp_path, str(live)) and _hits(tmp_path, "--baseline", str(baseline),
+                                                 str(archived)) == []

@@ -41,6 +41,7 @@ _KEYS = {"format", "title", "grammar", "files", "sniff", "logsources", "time", "
 JOURNAL_RECORDS = "journal"  # records read from a systemd journal file (sources/journal.py)
 ANY_FACILITY = "*"
 _ROTATION = re.compile(r"(\.\d+|-\d{8}|\.old)?(\.(gz|bz2|xz|zst))?$")
+_JOURNAL_ARCHIVE = re.compile(r"(@[^/]*)?\.journal~?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,9 @@ class Choice:
 
 
 def strip_rotation(path: str) -> str:
-    """``auth.log.2.gz`` → ``auth.log``; ``syslog-20240101`` → ``syslog``."""
+    """``auth.log.2.gz`` → ``auth.log``; ``syslog-20240101`` → ``syslog``; journald's archives
+    ``system@….journal`` and ``system.journal~`` → ``system.journal``."""
+    path = _JOURNAL_ARCHIVE.sub(".journal", path, count=1)
     return _ROTATION.sub("", path, count=1) or path
 
 
