@@ -98,3 +98,13 @@ def test_util_linux_test_files_are_login_records(name: str, tmp_path: Path) -> N
         pytest.skip(f"util-linux test files not present at {CORPUS_UTMP} (team workspace only)")
     shutil.copy(CORPUS_UTMP / name, tmp_path / name)
     assert _tree(tmp_path, {}) == {name: "wtmp"}
+
+
+def test_apt_term_log_is_raw_text_on_purpose(tmp_path: Path) -> None:
+    """dpkg's terminal output (progress bars drawn with ESC sequences and CR) is text, read raw."""
+    term = ("Log started: 2024-02-11  00:31:02\n"
+            "Selecting previously unselected package hydra.\r\n"
+            "\x1b7\x1b[0;23r\x1b8\x1b[1AProgress: [ 20%] [#########.....]\x1b8\n"
+            "Setting up hydra (9.4-1) ...\n"
+            "Log ended: 2024-02-11  00:31:09\n\n").encode()
+    assert _tree(tmp_path, {"apt/term.log": term}) == {"apt/term.log": "raw"}
