@@ -8,12 +8,13 @@ into one record, for the route the journal route's ``transports`` names (``audit
 Every other entry is one record with fields, which the normalizer routes like a syslog
 line: the route's ``programs`` parse ``MESSAGE`` by the program's grammars and
 ``facilities`` add the logsource of the file rsyslog would have written the entry to.
-``fields`` holds every journal field under its own name (``MESSAGE``,
-``_PID``, ``_SYSTEMD_UNIT`` …; a field given several times is a list; bytes that are
-not UTF-8 kept as ``\\x`` escapes) plus the syslog header's native names: ``program``
-(``SYSLOG_IDENTIFIER``, else ``_COMM``), ``pid``, ``host``, ``message`` (``MESSAGE``
-without leading spaces, as the syslog header leaves it), ``pri``
-(facility and priority) and ``time`` (the entry's realtime, read as ``epoch``). The raw
+``fields`` holds every journal field under its own name (``MESSAGE``, ``_PID``,
+``_SYSTEMD_UNIT`` …; a field given several times is a list; bytes that are not UTF-8
+kept as ``\\x`` escapes), the entry's own ``__REALTIME_TIMESTAMP``,
+``__MONOTONIC_TIMESTAMP``, ``__SEQNUM`` and ``_BOOT_ID`` as journalctl shows them, and
+the syslog header's native names: ``program`` (``SYSLOG_IDENTIFIER``, else ``_COMM``),
+``pid``, ``host``, ``message`` (``MESSAGE`` without leading spaces, as the syslog header
+leaves it), ``pri`` (facility and priority) and ``time`` (the entry's realtime, read as ``epoch``). The raw
 text is the entry as a syslog line with an RFC 3339 UTC stamp
 (``2024-03-02T10:00:01.000000+00:00 vps sshd[811]: Accepted …``), so keyword rules and
 the stream checks see what they see in auth.log. Knows nothing of rules.
@@ -106,6 +107,9 @@ def entry_record(entry: JournalEntry, text: Callable[[bytes], str] | None = None
               "pri": _pri(fields.get("SYSLOG_FACILITY"), fields.get("PRIORITY")),
               "time": f"{entry.realtime // 1_000_000}.{entry.realtime % 1_000_000:06d}"}
     fields.update((key, value) for key, value in native.items() if value)
+    fields.update(__REALTIME_TIMESTAMP=str(entry.realtime), __SEQNUM=str(entry.seqnum),
+                  __MONOTONIC_TIMESTAMP=str(entry.monotonic))
+    fields.setdefault("_BOOT_ID", entry.boot_id)
     stamp = (EPOCH + timedelta(microseconds=entry.realtime)).isoformat(timespec="microseconds")
     tag = f"{program}[{pid}]" if program and pid else program or "-"
     return f"{stamp} {host or '-'} {tag}: {message or ''}", fields

@@ -250,8 +250,7 @@ def _decompress(payload: bytes, flags: int, offset: int) -> bytes:
                 raise Damage(offset, f"XZ data at {offset:#x} is cut or larger than "
                                      f"{MAX_FIELD} bytes")
             return data
-    except (zstandard.ZstdError, lzma.LZMAError, struct.error, ValueError, RuntimeError,
-            MemoryError) as exc:
+    except (zstandard.ZstdError, lzma.LZMAError, struct.error, ValueError, RuntimeError) as exc:
         raise Damage(offset, f"compressed data at {offset:#x} cannot be decoded ({exc})") from None
     return payload
 
