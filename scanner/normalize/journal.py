@@ -14,8 +14,8 @@ kept as ``\\x`` escapes), the entry's own ``__REALTIME_TIMESTAMP``,
 ``__MONOTONIC_TIMESTAMP``, ``__SEQNUM`` and ``_BOOT_ID`` as journalctl shows them, and
 the syslog header's native names: ``program`` (``SYSLOG_IDENTIFIER``, else ``_COMM``),
 ``pid``, ``host``, ``message`` (``MESSAGE`` without leading spaces, as the syslog header
-leaves it), ``pri`` (facility and priority) and ``time`` (the entry's realtime, read as ``epoch``). The raw
-text is the entry as a syslog line with an RFC 3339 UTC stamp
+leaves it), ``pri`` (facility and priority) and ``time`` (the entry's realtime, read as
+``epoch``). The raw text is the entry as a syslog line with an RFC 3339 UTC stamp
 (``2024-03-02T10:00:01.000000+00:00 vps sshd[811]: Accepted …``), so keyword rules and
 the stream checks see what they see in auth.log. Knows nothing of rules.
 """
