@@ -108,3 +108,13 @@ def test_apt_term_log_is_raw_text_on_purpose(tmp_path: Path) -> None:
             "Setting up hydra (9.4-1) ...\n"
             "Log ended: 2024-02-11  00:31:09\n\n").encode()
     assert _tree(tmp_path, {"apt/term.log": term}) == {"apt/term.log": "raw"}
+
+
+def test_getty_prompts_do_not_make_a_wtmp_btmp(tmp_path: Path) -> None:
+    """agetty writes LOGIN_PROCESS records with user LOGIN to wtmp on every console prompt."""
+    prompt = {"type": "LOGIN_PROCESS", "pid": 611, "tty": "tty1", "id": "tty1", "user": "LOGIN",
+              "time": WHEN}
+    login = {"type": "USER_PROCESS", "pid": 612, "tty": "tty1", "id": "tty1", "user": "root",
+             "time": WHEN}
+    data = b"".join(encode_utmp(r) for r in (prompt, prompt, prompt, login))
+    assert _tree(tmp_path, {"console-wtmp.bin": data}) == {"console-wtmp.bin": "wtmp"}
