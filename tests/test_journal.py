@@ -216,3 +216,32 @@ def make_fixtures() -> None:
 
 if __name__ == "__main__":
     make_fixtures()
+
+
+def _peak_while_reading(path: Path) -> tuple[int, int]:
+    """(entries, peak traced bytes) of reading every entry of ``path`` without keeping them."""
+    import tracemalloc
+
+    file = SourceFile(path=path, root=path.parent, source=path.name, size=path.stat().st_size,
+                      mtime=0.0)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in read_journal(file, Problems()))
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@needs_tools
+def test_reading_streams_in_bounded_memory(tmp_path: Path) -> None:
+    """Four times the entries (each with unique values) take no more memory to read, once the
+    reader's bounded cache of short values is full."""
+    def entries(n: int) -> list[list[tuple[str, Any]]]:
+        return [_entry(i, "sshd", f"Failed password for user{i} from 198.51.100.{i % 250} port "
+                       f"{20000 + i} ssh2 {'x' * (i % 700)}", 4) for i in range(n)]
+
+    small = write_journal(entries(4_000), tmp_path / "small.journal", compact=True, compress=True)
+    big = write_journal(entries(16_000), tmp_path / "big.journal", compact=True, compress=True)
+    (n_small, peak_small), (n_big, peak_big) = _peak_while_reading(small), _peak_while_reading(big)
+    assert (n_small, n_big) == (4_000, 16_000)
+    assert peak_big < 1.25 * peak_small, (peak_small, peak_big)
