@@ -12,8 +12,10 @@ scanned and reports
   start anywhere);
 * ``boot_end_unclean``: a boot (``boot_id``) other than the newest whose last
   :data:`LAST_ENTRIES` entries hold no sign of an orderly shutdown (journald's "Journal
-  stopped", logind's "System is powering down", systemd stopping targets or reaching the
-  shutdown ones): a crash, a power cut, or the end of the boot's entries deleted.
+  stopped", logind's "System is powering down", systemd stopping units, unmounting, or
+  reaching the shutdown targets): a crash, a power cut, or the end of the boot's entries
+  deleted. The signs are broad on purpose: a false alarm on every clean reboot would be
+  worse than missing a crash that followed a unit being stopped.
 
 Events carry the logsource ``{product: linux, service: log_integrity}`` like
 :mod:`scanner.integrity`'s. Only the entry heads are read, then the fields of each boot's
@@ -37,9 +39,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LAST_ENTRIES = 64
 # MESSAGE_IDs of journald stopping and of logind announcing a power-off, reboot or halt
 SHUTDOWN_IDS = frozenset({b"d93fb3c9c24d451a97cea615ce59c00b", b"98268866d1d54a499c4e98921d93bc40"})
+# What an orderly shutdown logs late: journald stopping, logind's announcement, systemd
+# stopping units and unmounting (journald leaves /var/log/journal before the very end, so the
+# persistent journal of a clean boot often ends among these), the shutdown targets.
 SHUTDOWN_MESSAGE = re.compile(
     rb"^(Journal stopped|System is (powering down|rebooting|halting)|Shutting down\.|"
-    rb"Stopped target |Reached target .*(Shutdown|Power.?Off|Reboot|Halt|Final Step))")
+    rb"Stopp(ing|ed) |Unmount(ing|ed) |"
+    rb"Reached target .*(Shutdown|Power.?Off|Reboot|Halt|Final Step))")
 
 
 @dataclass(slots=True)
