@@ -2,7 +2,9 @@
 
 ``python bench/make_demo.py [--out fixtures]`` writes ``demo/var/log`` and
 ``quiet/var/log``, each a Debian 12 VPS ``/var/log`` copy (RFC 3339 syslog, nginx
-combined, dpkg/apt, raw auditd, binary wtmp/btmp), and ``demo/STORY.md``, whose
+combined, dpkg/apt, raw auditd, binary wtmp/btmp), ``demo/journal`` (the demo's syslog
+lines as a systemd journal, when systemd-journal-remote is installed) and
+``demo/STORY.md``, whose
 timeline lists the file:line of every line meant to fire a detection. Both trees
 share the same benign background (same seed); only the demo adds the intrusion.
 Entries are collected per log, sorted by time and split into rotation members by
@@ -17,6 +19,7 @@ import argparse
 import gzip
 import os
 import random
+import re
 import shutil
 import sys
 from calendar import timegm
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import journal_export
 import synth
 from scanner.normalize.utmp import SIZE as UTMP_SIZE, encode_utmp
 
@@ -65,6 +69,8 @@ class Entry:
     log: str = field(compare=False)
     text: str = field(compare=False)
     mark: str | None = field(compare=False, default=None)
+    syslog: tuple[str, int | None, str] | None = field(compare=False, default=None)
+    """(program, pid, message) of a syslog-family line: what journald would have stored"""
 
 
 @dataclass(order=True)
@@ -86,9 +92,10 @@ class Story:
     entries: list[Entry] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
 
-    def line(self, log: str, t_us: int, text: str, mark: str | None = None) -> None:
-        """Add one line."""
-        self.entries.append(Entry(t_us, len(self.entries), log, text, mark))
+    def line(self, log: str, t_us: int, text: str, mark: str | None = None,
+             syslog: tuple[str, int | None, str] | None = None) -> None:
+        """Add one line (``syslog``: its program, pid and message, for the journal)."""
+        self.entries.append(Entry(t_us, len(self.entries), log, text, mark, syslog))
 
     def block(self, log: str, t_us: int, texts: Sequence[str], mark: str | None = None,
               marked: int | None = None) -> None:
@@ -99,7 +106,8 @@ class Story:
     def syslog(self, log: str, t_us: int, program: str, pid: int | None, message: str,
                mark: str | None = None) -> None:
         """Add one rsyslog line from this host."""
-        self.line(log, t_us, synth.syslog_line(t_us, HOST, program, pid, message), mark)
+        self.line(log, t_us, synth.syslog_line(t_us, HOST, program, pid, message), mark,
+                  (program, pid, message))
 
     def auth(self, t_us: int, program: str, pid: int | None, message: str,
              mark: str | None = None) -> None:
@@ -463,6 +471,66 @@ def write_tree(story: Story, root: Path) -> list[Mark]:
     return sorted(marks, key=lambda m: (m.t_us, m.path, m.line))
 
 
+# --- the journal: the syslog-family and audit lines as journald on Debian 12 stores them
+
+MACHINE_ID = "2f6a1d4c8b9e4f7a9c3d5e1b7a2c4d6e"
+BOOT_ID = "8d3e6f1a2b4c4d5e9f0a1b2c3d4e5f60"
+BOOTED = START - 86400 * US  # the boot all entries belong to
+# (log, program) → syslog facility: sshd logs as auth, pam and the shadow tools as authpriv
+# (both to auth.log under rsyslog), cron as cron, the kernel as kern, the rest as daemon
+FACILITY = {"auth.log": 10, "kern.log": 0, "syslog": 3}
+PROGRAM_FACILITY = {"sshd": 4, "CRON": 9}
+
+
+AUDIT_LINE = re.compile(r"type=(\w+) msg=audit\((\d+)\.(\d{3}):(\d+)\): (.*)")
+AUDIT_TYPES = {"SYSCALL": 1300, "PATH": 1302, "CWD": 1307, "EXECVE": 1309, "PROCTITLE": 1327}
+
+
+def journal_entries(story: Story) -> list[dict[str, str]]:
+    """The export-format fields of every syslog-family and audit line of ``story``, in time
+    order, as journald stores them."""
+    entries = []
+    for entry in sorted(story.entries):
+        head = {"__REALTIME_TIMESTAMP": str(entry.t_us),
+                "__MONOTONIC_TIMESTAMP": str(entry.t_us - BOOTED), "_BOOT_ID": BOOT_ID,
+                "_MACHINE_ID": MACHINE_ID, "_HOSTNAME": HOST}
+        audit = AUDIT_LINE.fullmatch(entry.text) if entry.log == "audit/audit.log" else None
+        if audit is not None:
+            kind, seconds, millis, serial, body = audit.groups()
+            entries.append({**head, "_TRANSPORT": "audit", "_AUDIT_TYPE": str(AUDIT_TYPES[kind]),
+                            "_AUDIT_TYPE_NAME": kind, "_AUDIT_ID": serial,
+                            "_SOURCE_REALTIME_TIMESTAMP": f"{seconds}{millis}000",
+                            "MESSAGE": f"{kind} {body}"})
+        if entry.syslog is None:
+            continue
+        program, pid, message = entry.syslog
+        kernel = program == "kernel"
+        fields = {**head, "_TRANSPORT": "kernel" if kernel else "syslog",
+                  "PRIORITY": "4" if kernel else "6",
+                  "SYSLOG_FACILITY": str(PROGRAM_FACILITY.get(program, FACILITY[entry.log])),
+                  "SYSLOG_IDENTIFIER": program}
+        if pid is not None:
+            fields.update(SYSLOG_PID=str(pid), _PID=str(pid))
+        fields["MESSAGE"] = message
+        entries.append(fields)
+    return entries
+
+
+def write_journal_tree(story: Story, root: Path) -> Path | None:
+    """``root/<machine-id>/system.journal`` written by systemd-journal-remote from the story's
+    syslog-family and audit lines; ``None`` (the committed file kept) when the tool is not
+    installed."""
+    if not journal_export.have_tools():
+        return None
+    shutil.rmtree(root, ignore_errors=True)
+    path = root / MACHINE_ID / "system.journal"
+    path.parent.mkdir(parents=True)
+    journal_export.write_journal(journal_entries(story), path, compact=True, compress=True)
+    last = max(e.t_us for e in story.entries) // US
+    os.utime(path, (last, last))
+    return path
+
+
 # --- STORY.md ------------------------------------------------------------------------------------
 
 NARRATIVE = """# The demo tree: "your server is attacking others"
@@ -497,6 +565,13 @@ probes (SQL injection), Nikto's `/.git/HEAD` (source code enumeration), `sudo /u
 (account discovery), `wget -O /tmp/.x/pw.txt` (download to a suspicious directory) and the user
 creation in audit.log. The bundled "Offensive Tool Package Installed" rule flags the hydra
 install in dpkg.log.
+
+`journal/<machine-id>/system.journal` holds the same story as a Debian 12 without rsyslog keeps it:
+every line of `auth.log*`, `syslog` and `kern.log` as a journal entry (its program, pid, facility
+and time) and every `audit/audit.log` record as the audit entry journald keeps, written by
+`systemd-journal-remote` (compact format, ZSTD). Scanned alone it fires the same bundled findings
+as those text logs. Rebuilding gives the same entries in a file with new
+random file and sequence ids (`journalctl --file … -o export` is what stays identical).
 
 The quiet tree has cron, the administrator's daily key login from 192.0.2.50 with one `sudo`,
 ordinary web visitors, timers, UFW blocks, an unattended upgrade and an empty `btmp`: nothing in it
@@ -544,6 +619,8 @@ def build(out: Path, seed: int = 2024) -> list[Mark]:
         shutil.rmtree(out / name / "var", ignore_errors=True)
     write_tree(quiet, out / "quiet" / "var" / "log")
     marks = write_tree(demo, out / "demo" / "var" / "log")
+    if write_journal_tree(demo, out / "demo" / "journal") is None:
+        print("systemd-journal-remote not installed: demo/journal/ left as it was", file=sys.stderr)
     (out / "demo" / "STORY.md").write_text(story_markdown(marks), encoding="utf-8")
     return marks
 

@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from scanner import __version__
-from scanner.config import ENGINES
+from scanner.config import ENGINES, EVENT_FORMATS
 from scanner.errors import LogsigmaError, UsageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -35,9 +35,17 @@ def _add_time_options(p: argparse.ArgumentParser) -> None:
                    help="force FORMAT for files whose relative path matches GLOB (repeatable)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser (and, being its subparsers' class, every subcommand's) that takes no abbreviated
+    option: ``--form`` is an error naming it, not ``--format`` or ``--format-for``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="logsigma", description="Run Sigma rules offline over a copied Linux /var/log.")
     parser.add_argument("--version", action="version", version=f"logsigma {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -83,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     events = sub.add_parser("events", help="write normalized events as JSON lines")
     events.add_argument("paths", nargs="+", metavar="PATH")
+    events.add_argument("-f", "--format", dest="output_format", default="jsonl",
+                        choices=EVENT_FORMATS, help="output format (default jsonl)")
     events.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     events.add_argument("--coverage", action="store_true",
                         help="print per-file parse coverage instead of events")

@@ -17,6 +17,8 @@ from scanner.resources import bundled_rules_dir
 
 #: The matching engines ``--engine`` chooses from; the first is the default.
 ENGINES = ("reference",)
+# What ``logsigma events --format`` writes; the first is the default.
+EVENT_FORMATS = ("jsonl", "csv", "table")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,15 @@ from scanner.correlate.partition import helpers, merge_parts, partitions
 from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
+from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan
 from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
                            level_rank, search_text)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
-from scanner.normalize.routes import Choice, choose_route, load_routes, parse_format_for
+from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
+                                     route_file)
 from scanner.report.context import ReportContext
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
@@ -55,7 +57,7 @@ from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
 from scanner.report.tally import HitTally
 from scanner.rules.load import CompiledRules, load_rules
-from scanner.sources.open import WHOLE, ByteRange, merge_part_problems, sniff_lines
+from scanner.sources.open import WHOLE, ByteRange, merge_part_problems
 from scanner.sources.parts import split_ranges
 from scanner.sources.walk import rotation_chains, walk
 
@@ -138,7 +140,7 @@ class Worker:
         # EXECVE records: rules reached only that way need those words in the record.
         origins = (*((p.logsources, frozenset({name})) for name, p in choice.route.programs.items()
                      if p.logsources), ((PROCESS_CREATION,), DERIVE_TRIGGERS))
-        plan = self.matcher.plan((*choice.route.logsources, *choice.logsources), origins)
+        plan = self.matcher.plan((*choice.route.base_logsources(), *choice.logsources), origins)
         problems = Problems()
         stats = FileStats(file.source, choice.route.format, bytes=unit.size)
         watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)
@@ -276,7 +278,7 @@ def plan_units(scan: Scan) -> list[WorkUnit]:
     routes = load_routes()
     forced = parse_format_for([f"{g}={f}" for g, f in config.format_for], routes)
     files = walk(list(config.paths), scan.problems)
-    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    choices = {f.source: route_file(f, routes, forced) for f in files}
     scan.chains = rotation_chains(files)
     parts = {f.source: file_parts(f, choices[f.source], config.jobs) for f in files}
     cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
@@ -327,6 +329,8 @@ def merge_results(units: Sequence[WorkUnit], results: Iterable[tuple[int, UnitRe
         if file.span[2]:
             spans[file.stats.source] = file.span
     anomalies += chain_anomalies(scan.chains, spans)
+    anomalies += journal_anomalies(u.file for u in units
+                                   if u.choice.route.records == JOURNAL_RECORDS)
     if anomalies:  # rare: only then is a matcher compiled in the main process
         hits.extend(new_worker(compiled, options).scan_events((INTEGRITY,), anomalies))
     return hits.close()

@@ -46,12 +46,16 @@ def derived_fields(source: str, lines: list[str]) -> list[dict[str, str]]:
 CASES = [
     ("sudo command", "auth.log",
      [SUDO + "TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/cat /etc/sudoers"],
-     [{"image": "/usr/bin/cat", "command_line": "/usr/bin/cat /etc/sudoers", "user": "bob",
-       "target_user": "root", "cwd": "/home/bob"}]),
+     [{"image": "/usr/bin/cat", "command_line": "/usr/bin/cat /etc/sudoers", "user": "root",
+       "parent_user": "bob", "cwd": "/home/bob"}]),
+    ("sudo -u: User is the account the command ran as", "auth.log",
+     [SUDO + "TTY=pts/0 ; PWD=/home/bob ; USER=postgres ; COMMAND=/usr/bin/psql"],
+     [{"image": "/usr/bin/psql", "command_line": "/usr/bin/psql", "user": "postgres",
+       "parent_user": "bob", "cwd": "/home/bob"}]),
     ("sudo relative command kept as logged, beside PWD", "auth.log",
      [SUDO + "TTY=pts/0 ; PWD=/home/bob/tools ; USER=root ; COMMAND=./collect.sh --all"],
-     [{"image": "./collect.sh", "command_line": "./collect.sh --all", "user": "bob",
-       "target_user": "root", "cwd": "/home/bob/tools"}]),
+     [{"image": "./collect.sh", "command_line": "./collect.sh --all", "user": "root",
+       "parent_user": "bob", "cwd": "/home/bob/tools"}]),
     ("sudo wrong password ran nothing", "auth.log",
      [SUDO + "3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/bob ; USER=root ; "
              "COMMAND=/usr/bin/cat /etc/shadow"], []),
@@ -104,7 +108,8 @@ def test_real_sudo_commands(corpus: Path) -> None:
     ran = [e for e in events if e.fields.get("event") == "command"]
     derived = [d for e in events for d in derive(e)]
     assert len(ran) > 100 and len(derived) == len(ran)
-    assert all(d.fields["image"] in d.raw and d.fields["target_user"] for d in derived)
+    assert all(d.fields["image"] in d.raw and d.fields["user"] in d.raw
+               and d.fields["parent_user"] for d in derived)
     assert sum(not d.fields["image"].startswith("/") for d in derived) == 19  # "./filebeat" etc.
 
 
@@ -175,3 +180,35 @@ def test_every_derived_record_contains_a_trigger_word(corpus: Path) -> None:
     sources = [e for e in events if any(True for _ in derive(e))]
     assert len(sources) > 100
     assert all(any(w in e.raw.lower() for w in DERIVE_TRIGGERS) for e in sources)
+
+
+RULE = """title: {title}
+id: {id}
+status: test
+logsource: {{product: linux, category: process_creation}}
+detection:
+    selection: {{{selection}}}
+    condition: selection
+level: high
+"""
+
+
+@pytest.mark.parametrize("selection, fires", [
+    ("User: root, Image|endswith: /cat", True),  # SigmaHQ's meaning: the account it ran as
+    ("ParentUser: bob", True),
+    ("User: bob", False),
+])
+def test_sigma_user_is_the_account_the_command_ran_as(selection: str, fires: bool,
+                                                      tmp_path: Path) -> None:
+    from scanner.cli import main  # the whole scan: prefilter, derivation, field pipeline
+
+    (tmp_path / "auth.log").write_text(
+        "2024-02-11T09:30:00.000000+00:00 vps sudo:      bob : TTY=pts/0 ; PWD=/home/bob ; "
+        "USER=root ; COMMAND=/usr/bin/cat /etc/shadow\n")
+    rule = tmp_path / "rule.yml"
+    rule.write_text(RULE.format(title="Sudo As Root", id="0b3c8a4e-5d27-4f0e-9d6b-1f2e3a4b5c6d",
+                                selection=selection))
+    out = tmp_path / "hits.jsonl"
+    assert main(["scan", "-q", "--jobs", "1", "--no-builtin", "-r", str(rule), "-f", "jsonl",
+                 "-o", str(out), str(tmp_path / "auth.log")]) == 0
+    assert bool(out.read_text().strip()) is fires

@@ -19,6 +19,8 @@ DPKG_LINE = "2024-01-02 03:04:05 status installed nmap:amd64 7.93+dfsg1-1"
     ("auth.log", "auth.log"), ("var/log/auth.log.1", "var/log/auth.log"),
     ("auth.log.2.gz", "auth.log"), ("syslog-20240101", "syslog"), ("syslog-20240101.xz", "syslog"),
     ("nginx/access.log.14.bz2", "nginx/access.log"), ("messages.old", "messages"),
+    ("j/system@0f1e-0000000000000001-00061111fcf3da4a.journal", "j/system.journal"),
+    ("user-1000.journal~", "user-1000.journal"), ("system.journal", "system.journal"),
 ])
 def test_strip_rotation(path: str, stem: str) -> None:
     assert strip_rotation(path) == stem
@@ -93,6 +95,8 @@ RAW = "format: raw\nlogsources: [{product: linux}]\n"
     ("format: bad\ngrammar: g\ndecode: [no_such_decoder]\n", "unknown decoder"),
     ("- just a list\n", "must be a mapping"),
     ("format: bad\ngrammar: g\nfiles: [{glob: a, logsources: [{product: [x}]}]\n", "cannot read route"),
+    ("format: bad\nrecords: journal\nprograms_from: nowhere\n", "programs_from: 'nowhere' is not"),
+    ("format: bad\nrecords: journal\ntransports: {audit: raw2}\n", "must name text routes"),
 ])
 def test_invalid_routes_name_their_file(tmp_path: Path, yaml_text: str, message: str) -> None:
     (tmp_path / "raw.yaml").write_text(RAW)

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from scanner.errors import Problems
+from scanner.errors import Location, Problems
 from scanner.model import Event, SourceFile
 from scanner.normalize.lastlog import read_faillog, read_lastlog
 from scanner.normalize.utmp import encode_utmp, read_utmp
 
 __all__ = ["READERS", "encode_utmp"]
 
+
+
+def skip_binary(file: SourceFile, problems: Problems) -> Iterator[Event]:
+    """No events: one warning that ``file`` is binary in no format logsigma reads."""
+    problems.add("source", Location(file.source),
+                 "binary file of no format logsigma reads (not a log, or damaged): skipped")
+    return iter(())
+
+
 READERS: dict[str, Callable[[SourceFile, Problems], Iterator[Event]]] = {
     "utmp": read_utmp,
     "lastlog": read_lastlog,
     "faillog": read_faillog,
+    "skip": skip_binary,
 }

@@ -11,6 +11,7 @@ exit code; problems go to stderr as one line each and never stop the run.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from contextlib import nullcontext
@@ -23,15 +24,16 @@ from tabulate import tabulate
 from scanner.errors import Problems
 from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize.normalizer import normalize_file
-from scanner.normalize.routes import Choice, Route, choose_route, load_routes, parse_format_for
+from scanner.normalize.routes import Choice, Route, load_routes, parse_format_for, route_file
 from scanner.normalize.timestamps import parse_tz
 from scanner.normalize.year import YearPlan, scan_years
 from scanner.report.output import atomic_text
-from scanner.report.safe import escape_control, shorten
-from scanner.sources.open import sniff_lines
+from scanner.report.safe import csv_cell, escape_control, shorten, terminal_text
 from scanner.sources.walk import rotation_chains, walk
 
 EXIT_OK, EXIT_ERROR = 0, 2
+EVENT_COLUMNS = ("timestamp", "source", "line", "format", "logsource", "fields", "raw")
+SOURCE_WIDTH, RAW_WIDTH = 28, 120
 YEARLESS = ("rfc3164", "syslog")
 SAMPLE_WIDTH = 160
 
@@ -43,7 +45,7 @@ def events_command(args: argparse.Namespace) -> int:
     forced = parse_format_for(args.format_for, routes)
     problems = Problems()
     files = walk([Path(p) for p in args.paths], problems)
-    choices = {f.source: choose_route(f.source, sniff_lines(f), routes, forced) for f in files}
+    choices = {f.source: route_file(f, routes, forced) for f in files}
     plan = plan_years(rotation_chains(files), choices, tz, args.year)
     output = atomic_text(Path(args.output)) if args.output else nullcontext(sys.stdout)
     with output as out:
@@ -56,7 +58,7 @@ def events_command(args: argparse.Namespace) -> int:
                     pass
                 out.write(coverage_text(stats))
             else:
-                write_events(events, out)
+                write_events(events, out, args.output_format)
     for note in plan.notes:
         print(f"logsigma: {note}", file=sys.stderr)
     for problem in problems:
@@ -92,10 +94,30 @@ def event_record(event: Event) -> dict[str, Any]:
     }
 
 
-def write_events(events: Iterator[Event], out: TextIO) -> None:
-    """One JSON line per event (non-JSON values such as bytes are written as text)."""
+def write_events(events: Iterator[Event], out: TextIO, output_format: str = "jsonl") -> None:
+    """Events as JSON lines (non-JSON values such as bytes written as text), CSV rows (the
+    record's keys as columns, ``logsource`` and ``fields`` as JSON, cells made safe) or
+    table lines (time, ``source:line``, format, raw; escaped, cut), streaming."""
+    if output_format == "csv":
+        writer = csv.writer(out)
+        writer.writerow(EVENT_COLUMNS)
+    elif output_format == "table":
+        out.write(f"{'timestamp':<32} {'source:line':<{SOURCE_WIDTH}} {'format':<12} raw\n")
     for event in events:
-        out.write(json.dumps(event_record(event), ensure_ascii=False, default=str) + "\n")
+        record = event_record(event)
+        if output_format == "csv":
+            writer.writerow([csv_cell(_json(record[c]) if c in ("logsource", "fields")
+                                      else record[c]) for c in EVENT_COLUMNS])
+        elif output_format == "table":
+            where = shorten(escape_control(f"{event.source}:{event.line}"), SOURCE_WIDTH)
+            out.write(f"{record['timestamp'] or '-':<32} {where:<{SOURCE_WIDTH}} "
+                      f"{event.format:<12} {terminal_text(event.raw, RAW_WIDTH)}\n")
+        else:
+            out.write(_json(record) + "\n")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def coverage_text(stats: FileStats) -> str:
@@ -128,7 +150,7 @@ def route_row(route: Route) -> tuple[str, str, str, str, str]:
         groups.setdefault(("+".join(program.grammars) or "-") + added, []).append(name)
     programs = "; ".join(f"{', '.join(names)} → {gets}" for gets, names in groups.items())
     return (route.format, files or "-", "yes" if route.sniff else "no",
-            ", ".join(map(str, route.logsources)) or "-", programs or "-")
+            ", ".join(map(str, route.base_logsources())) or "-", programs or "-")
 
 
 def _reads_yearless(route: Route) -> bool:

@@ -6,8 +6,9 @@ line that ran a command (kind ``command``: ``bob : TTY=pts/0 ; PWD=/home/bob ;
 USER=root ; COMMAND=/usr/bin/cat /etc/shadow``) and an auditd event holding an EXECVE
 record (``argc=2 a0="cat" a1="/etc/shadow"``). A derived event carries the logsource
 ``{product: linux, category: process_creation}``, the native fields ``image``,
-``command_line``, ``user``, ``cwd``, ``target_user`` (those known; ``target_host`` for an
-attack tool, scanner.normalize.targets), the source, line,
+``command_line``, ``user`` (the account the command ran as: sudo's target user, auditd's
+uid), ``parent_user`` (sudo's invoking user), ``cwd``, ``target_user`` (those known; ``target_host``
+for an attack tool, scanner.normalize.targets), the source, line,
 raw text and timestamp of the record it came from, and ``derived=True``. Sudo lines
 that ran nothing (wrong password, user not in sudoers, ``sudo -l``) derive nothing; a
 relative sudo command (``./filebeat``) keeps its ``image`` as logged, beside ``cwd``:
@@ -46,8 +47,11 @@ def _sudo_process(event: Event) -> ProcessFields | None:
     # Kind "command" (grammars/sudo.lark) ran; "denied" lines name the command they refused.
     if fields.get("event") != "command" or not command or command in _SUDO_PSEUDO_COMMANDS:
         return None
-    return _present(image=command.split(" ", 1)[0], command_line=command, user=fields.get("user"),
-                    target_user=fields.get("target_user"), cwd=cwd)
+    # Sigma's User is the account the process runs as: sudo's target (USER=, root when absent);
+    # the invoking user is the one who started it, as ParentUser.
+    return _present(image=command.split(" ", 1)[0], command_line=command,
+                    user=fields.get("target_user") or "root", parent_user=fields.get("user"),
+                    cwd=cwd)
 
 
 def _execve_process(event: Event) -> ProcessFields | None:

@@ -52,6 +52,20 @@ class _Layout:
         when = self.seconds(self.unpack(data, byteorder))
         return when == 0 or when in _PLAUSIBLE_SECONDS
 
+    def holds(self, sample: bytes, size: int | None) -> bool:
+        """Whether a file of ``size`` bytes (``None``: compressed) holding ``sample`` at a record
+        boundary can be an array of these records: the size is a multiple of one, every record
+        of ``sample`` is all zero or has a plausible time and C strings with nothing after their
+        NUL, and one is not all zero."""
+        if (size is not None and size % self.size) or not any(sample):
+            return False
+        size = self.size
+        records = [sample[i:i + size] for i in range(0, len(sample) - size + 1, size)]
+        used = [data for data in records if any(data)]
+        order = pick_byteorder(used, self.plausible)
+        return all(self.plausible(data, order) and _clean_strings(self.unpack(data, order))
+                   for data in used)
+
 
 LASTLOG = _Layout(
     "lastlog", "i32s256s",
@@ -62,6 +76,16 @@ FAILLOG = _Layout(
     lambda r: {"failures": r[0], "max_failures": r[1], "tty": c_string(r[2]),
                **({"lock_seconds": r[4]} if r[4] else {})},
     lambda r: int(r[3]))
+
+
+def _clean_strings(values: tuple[Any, ...]) -> bool:
+    """Whether each char array of a record is printable text padded with NULs only."""
+    for value in values:
+        if isinstance(value, bytes):
+            text, _, rest = value.partition(b"\x00")
+            if any(rest) or not all(32 <= b < 127 or b >= 128 for b in text):
+                return False
+    return True
 
 
 def read_lastlog(file: SourceFile, problems: Problems) -> Iterator[Event]:

@@ -33,7 +33,8 @@ from scanner.normalize.decoders import decode
 from scanner.normalize.grammars import load_grammar
 from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
-from scanner.normalize.routes import Choice, Route
+from scanner.normalize.journal import journal_records
+from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
 from scanner.normalize.timestamps import MONTHS, parse_time
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
@@ -89,6 +90,7 @@ class RouteParser:
             for name in program.grammars:
                 load_grammar(name)
         self._programs: dict[str, _ProgramParse | None] = {}  # by the program name as logged
+        self._combined: dict[tuple[str | None, tuple[LogSource, ...]], tuple[LogSource, ...]] = {}
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
         """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``."""
@@ -104,7 +106,20 @@ class RouteParser:
         logsources: tuple[LogSource, ...] = ()
         if self.route.programs:
             kind, logsources = self._route_program(kind, fields)
+        if self.route.facilities:
+            logsources = self._with_facility(fields.get("facility"), logsources)
         return Parsed(kind, self._finish(kind, fields), logsources)
+
+    def _with_facility(self, facility: str | None, logsources: tuple[LogSource, ...]
+                       ) -> tuple[LogSource, ...]:
+        """The facility's logsources, then ``logsources`` (one tuple per pair, for identity)."""
+        key = (facility, logsources)
+        combined = self._combined.get(key)
+        if combined is None:
+            combined = _unique((*self.route.facility_logsources(facility), *logsources))
+            if len(self._combined) < MAX_PROGRAMS:
+                self._combined[key] = combined
+        return combined
 
     def _route_program(self, kind: str, fields: dict[str, Any]) -> tuple[str, tuple[LogSource, ...]]:
         """Split the PRI, unwrap a repeated message and parse it by its program's grammars
@@ -418,6 +433,9 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
     """
     route = choice.route
     reader = READERS.get(route.records)
+    if route.records == JOURNAL_RECORDS:
+        yield from _journal_events(file, choice, problems, stats, tz, start_year, wanted, observer)
+        return
     if finder is not None and chunked(route):
         chunks = iter_chunks(file, problems, span=span)
         yield from normalize_chunks(file, choice, chunks, stats, finder, tz=tz, start_year=start_year,
@@ -434,6 +452,25 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
         stats.parsed += 1
         event.format, event.logsources = route.format, sources
         yield event
+
+
+def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats: FileStats,
+                    tz: tzinfo, start_year: int | None, wanted: Wanted | None,
+                    observer: Observer | None) -> Iterator[Event]:
+    """Events of a journal file: entries along ``choice``, those of a transport along the
+    route it names (audit records along ``audit``), each entry counted as one line and
+    shown to ``observer`` as its raw text."""
+    routes = load_routes()
+    by_transport = {name: _Events(file, Choice(routes[target], (), choice.reason), stats, tz,
+                                  start_year)
+                    for name, target in choice.route.transports.items()}
+    events = _Events(file, choice, stats, tz, start_year)
+    for record in journal_records(file, problems, by_transport):
+        stats.lines += record.text.count("\n") + 1
+        if observer is not None and record.transport is None:
+            observer.see(record.line, record.text)
+        target = events if record.transport is None else by_transport[record.transport]
+        yield from target.of_records(((record.line, record.text, record.fields),), wanted)
 
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:

@@ -6,15 +6,17 @@ lines form records, and for the syslog family which grammar parses each
 program's message. :func:`load_routes` validates every entry and raises
 :class:`GrammarError` naming the file on any fault (a start-up fault).
 :func:`choose_route` picks a route for a file: ``--format-for`` first, then
-content sniffing (content wins over name), then name globs with rotation
-suffixes stripped, else the ``raw`` route. Knows nothing of parsing or Sigma.
+content (a binary format recognized by its bytes, or text sniffing; content
+wins over name), then name globs with rotation suffixes stripped, else the
+``raw`` route; :func:`route_file` reads the file's head for it. Knows nothing
+of parsing or Sigma.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -22,18 +24,24 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from scanner.errors import GrammarError, Location, UsageError
-from scanner.model import LogSource
+from scanner.model import LogSource, SourceFile
 from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import unknown_decoders
+from scanner.normalize.identify import UNKNOWN_BINARY, binary_format
 from scanner.normalize.records import RECORD_KINDS
 from scanner.normalize.timestamps import is_known_format
 from scanner.resources import grammars_dir
+from scanner.sources.open import sniff_lines
 
 RAW_FORMAT = "raw"
 PREFILTERS = ("raw", "fields")
 _KEYS = {"format", "title", "grammar", "files", "sniff", "logsources", "time", "records",
-         "prefilter", "programs", "kinds", "null_values", "decode", "record_start"}
+         "prefilter", "programs", "kinds", "null_values", "decode", "record_start", "programs_from",
+         "facilities", "transports"}
+JOURNAL_RECORDS = "journal"  # records read from a systemd journal file (sources/journal.py)
+ANY_FACILITY = "*"
 _ROTATION = re.compile(r"(\.\d+|-\d{8}|\.old)?(\.(gz|bz2|xz|zst))?$")
+_JOURNAL_ARCHIVE = re.compile(r"(@[^/]*)?\.journal~?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +86,35 @@ class Route:
     kinds: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     null_values: frozenset[str] = frozenset()
     decode: tuple[str, ...] = ()
+    facilities: Mapping[str, tuple[LogSource, ...]] = field(default_factory=dict)
+    programs_from: str | None = None
+    transports: Mapping[str, str] = field(default_factory=dict)
+    transport_logsources: tuple[LogSource, ...] = ()  # of the routes ``transports`` names
     path: str = ""
 
     def event_logsources(self) -> tuple[LogSource, ...]:
         """Every logsource an event of this route can carry (file globs and programs too)."""
-        sources = [*self.logsources, *(ls for g in self.files for ls in g.logsources),
+        sources = [*self.base_logsources(), *(ls for g in self.files for ls in g.logsources),
                    *(ls for p in self.programs.values() for ls in p.logsources)]
+        return tuple(dict.fromkeys(sources))
+
+    def base_logsources(self) -> tuple[LogSource, ...]:
+        """The logsources an event may carry whatever program its record names: the route's,
+        its facilities' and those of the routes its transports name (journal entries)."""
+        sources = [*self.logsources, *(ls for f in self.facilities.values() for ls in f),
+                   *self.transport_logsources]
         return tuple(dict.fromkeys(sources))
 
     def program(self, name: str) -> Program | None:
         """The entry of syslog program ``name`` (``CRON``, ``/usr/sbin/cron``, ``sshd(pam_unix)``)."""
         key = name.rsplit("/", 1)[-1].lower()
         return self.programs.get(key) or self.programs.get(key.split("(", 1)[0])
+
+    def facility_logsources(self, facility: str | None) -> tuple[LogSource, ...]:
+        """The logsources ``facilities`` gives an event of syslog ``facility`` (``*``: any
+        other)."""
+        found = self.facilities.get(facility) if facility else None
+        return self.facilities.get(ANY_FACILITY, ()) if found is None else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +127,9 @@ class Choice:
 
 
 def strip_rotation(path: str) -> str:
-    """``auth.log.2.gz`` → ``auth.log``; ``syslog-20240101`` → ``syslog``."""
+    """``auth.log.2.gz`` → ``auth.log``; ``syslog-20240101`` → ``syslog``; journald's archives
+    ``system@….journal`` and ``system.journal~`` → ``system.journal``."""
+    path = _JOURNAL_ARCHIVE.sub(".journal", path, count=1)
     return _ROTATION.sub("", path, count=1) or path
 
 
@@ -123,7 +150,31 @@ def load_routes(directory: Path | None = None) -> dict[str, Route]:
         routes[route.format] = route
     if RAW_FORMAT not in routes:
         raise GrammarError(f"no {RAW_FORMAT!r} fallback route", Location(str(directory)))
+    for name, route in routes.items():
+        if route.programs_from is not None:
+            routes[name] = _with_programs_of(route, routes)
+        if route.transports:
+            routes[name] = _with_transports(routes[name], routes)
     return routes
+
+
+def _with_transports(route: Route, routes: Mapping[str, Route]) -> Route:
+    """``route`` with the logsources of the text routes its ``transports`` name."""
+    targets = [routes.get(name) for name in route.transports.values()]
+    if any(t is None or t.records in READERS or t.records == JOURNAL_RECORDS for t in targets):
+        raise GrammarError(f"transports: {dict(route.transports)} must name text routes",
+                           Location(route.path))
+    sources = tuple(ls for t in targets if t for ls in t.logsources)
+    return replace(route, transport_logsources=sources)
+
+
+def _with_programs_of(route: Route, routes: Mapping[str, Route]) -> Route:
+    """``route`` with the ``programs`` and ``kinds`` of the route its ``programs_from`` names."""
+    origin = routes.get(route.programs_from or "")
+    if origin is None or origin.programs_from is not None:
+        raise GrammarError(f"programs_from: {route.programs_from!r} is not a route with its own "
+                           "programs", Location(route.path))
+    return replace(route, programs=origin.programs, kinds={**origin.kinds, **route.kinds})
 
 
 def parse_format_for(specs: Sequence[str], routes: Mapping[str, Route]) -> tuple[tuple[str, str], ...]:
@@ -142,13 +193,32 @@ def parse_format_for(specs: Sequence[str], routes: Mapping[str, Route]) -> tuple
     return tuple(pairs)
 
 
+def route_file(file: SourceFile, routes: Mapping[str, Route],
+               forced: Sequence[tuple[str, str]] = ()) -> Choice:
+    """The route of ``file`` by :func:`choose_route`, from its first bytes."""
+    binary = binary_format(file)
+    return choose_route(file.source, [] if binary else sniff_lines(file), routes, forced, binary)
+
+
 def choose_route(source: str, sniffed: Sequence[str], routes: Mapping[str, Route],
-                 forced: Sequence[tuple[str, str]] = ()) -> Choice:
-    """The route of the file at relative path ``source`` whose first lines are ``sniffed``."""
+                 forced: Sequence[tuple[str, str]] = (), binary: str | None = None) -> Choice:
+    """The route of the file at relative path ``source`` whose first lines are ``sniffed``, or
+    whose bytes are of the ``binary`` format (:func:`~scanner.normalize.identify.binary_format`).
+
+    A binary file keeps a route its name gives when that route reads the same records
+    (``utmp`` stays ``utmp``, an all-zero ``lastlog`` stays ``lastlog``); else its content
+    names the route (``wtmp-a.LE`` → ``wtmp``, ``host1-btmp`` → ``btmp``).
+    """
     for glob, name in forced:
         if _glob_matches(glob, source) or _glob_matches(glob, strip_rotation(source)):
             return _choice(routes[name], source, "forced")
     by_name = [r for r in routes.values() if _matching_glob(r, source) is not None]
+    if binary is not None:
+        named = [r for r in by_name if r.records == routes[binary].records
+                 or (binary == UNKNOWN_BINARY and r.records in READERS)]
+        if named:
+            return _choice(named[0], source, "name")
+        return _choice(routes[binary], source, "sniff")
     by_content = [r for r in routes.values() if _sniffs(r, sniffed)]
     if by_content:
         preferred = [r for r in by_content if r in by_name]
@@ -213,8 +283,9 @@ def _build_route(data: dict[str, Any], path: Path, directory: Path) -> Route:
         if unknown_decoders(decoders):
             raise ValueError(f"unknown decoder(s): {', '.join(unknown_decoders(decoders))}")
     records = str(data.get("records", "line"))
-    if records not in RECORD_KINDS and records not in READERS:
-        raise ValueError(f"records must be one of {', '.join([*RECORD_KINDS, *READERS])}")
+    kinds_of_records = [*RECORD_KINDS, *READERS, JOURNAL_RECORDS]
+    if records not in kinds_of_records:
+        raise ValueError(f"records must be one of {', '.join(kinds_of_records)}")
     prefilter = data.get("prefilter", "raw")
     if prefilter not in PREFILTERS:
         raise ValueError(f"prefilter must be one of {', '.join(PREFILTERS)}")
@@ -234,6 +305,9 @@ def _build_route(data: dict[str, Any], path: Path, directory: Path) -> Route:
         kinds={str(k): dict(v) for k, v in (data.get("kinds") or {}).items()},
         null_values=frozenset(str(v) for v in data.get("null_values") or ()),
         decode=tuple(decoders),
+        facilities={str(k): _logsources(v) for k, v in (data.get("facilities") or {}).items()},
+        programs_from=data.get("programs_from"),
+        transports={str(k): str(v) for k, v in (data.get("transports") or {}).items()},
         path=str(path),
     )
 

@@ -85,6 +85,23 @@ def pick_layout(head: bytes, plain_size: int | None) -> tuple[Layout, str]:
     return max(((layout, order) for layout in LAYOUTS for order in _ORDER), key=score)
 
 
+def utmp_kind(head: bytes, plain_size: int | None) -> str | None:
+    """``btmp`` or ``wtmp`` when ``head`` (a file's first bytes) holds login records, else
+    ``None``: under the best layout one whole record is dated and at most a quarter make no
+    sense (tampered or test files hold a few); ``btmp`` when most dated records are failed
+    logins (LOGIN_PROCESS, other than getty's ``LOGIN`` prompts)."""
+    layout, order = pick_layout(head, plain_size)
+    records = [head[i:i + layout.size] for i in range(0, len(head) - layout.size + 1, layout.size)]
+    evidence = [_evidence(data, layout, order) for data in records[:_SAMPLE]]
+    if 2 not in evidence or evidence.count(0) * 4 > len(evidence):
+        return None
+    unpack = layout.struct(order).unpack
+    dated = [unpack(data) for data, seen in zip(records, evidence) if seen == 2]
+    failed = sum(1 for kind, _, _, _, user, *_ in dated  # getty's login prompts are "LOGIN"
+                 if kind == TYPES.index("LOGIN_PROCESS") and c_string(user) != "LOGIN")
+    return "btmp" if failed * 2 > len(dated) else "wtmp"
+
+
 def _head(file: SourceFile) -> bytes:
     """The first records' bytes (empty when unreadable: reading the records reports it)."""
     try:

@@ -32,7 +32,7 @@ FIELD_MAPS: tuple[tuple[Mapping[str, str], Mapping[str, str]], ...] = (
     }),
     ({"category": "process_creation"}, {
         "Image": "image", "CommandLine": "command_line", "User": "user",
-        "CurrentDirectory": "cwd", "ParentImage": "parent_image",
+        "CurrentDirectory": "cwd", "ParentImage": "parent_image", "ParentUser": "parent_user",
     }),
     ({"product": "linux", "service": "sudo"}, {"USER": "target_user"}),
 )
