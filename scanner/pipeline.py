@@ -35,6 +35,7 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
+from scanner.columnar.batch import BatchMatcher
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate_keyed, fields_read
 from scanner.correlate.partition import helpers, merge_parts, partitions
@@ -185,10 +186,22 @@ class Worker:
                         yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
 
 
+class ColumnarWorker(Worker):
+    """The columnar engine: the reference normalization, then the rules run on batches of
+    events as Polars columns (:mod:`scanner.columnar.batch`)."""
+
+    def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
+        super().__init__(compiled, options)
+        self._batches = BatchMatcher(compiled, self._kept_fields)
+
+    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
+        return self._batches.hits(plan, events)
+
+
 def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:
     """The worker of ``options.engine``: every engine scans a :class:`WorkUnit` into a
     :class:`UnitResult` from the same compiled rules, with byte-identical output."""
-    return Worker(compiled, options)
+    return (ColumnarWorker if options.engine == "columnar" else Worker)(compiled, options)
 
 
 _WORKER: Worker | None = None

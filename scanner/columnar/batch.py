@@ -1,0 +1,175 @@
+"""Match batches of events as Polars columns: candidate rows per rule, one expression per rule.
+
+For each batch of events (each followed by its derived events, as the reference
+``Worker`` sees them), in order:
+
+1. the literal prefilter runs on the column of lower-cased search texts: one RE2
+   pass over the whole batch says which rules have any literal in it at all (the
+   others are skipped for the batch); each of those gets its candidate rows from
+   one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
+   text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ)
+   takes its candidates from the reference :meth:`Plan.candidates`;
+2. a rule runs only on its candidate rows whose logsources its group applies to:
+   its Polars expression (:mod:`scanner.columnar.expressions`) on the rows where
+   every column it reads is plain, the reference code of that rule alone on the
+   others, and on every row when it has no Polars form;
+3. hits come out per event in the reference order (plan order of the rules).
+
+The verdicts, and so the hits, are those of :meth:`Plan.match` on
+:meth:`Plan.candidates`: same candidates, same rules, same semantics.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping
+
+import polars as pl
+
+from scanner.columnar.expressions import PLAIN, RAW, RuleExpr, Unsupported, rule_expr
+from scanner.match.matcher import Plan, RuleFunction, rule_functions
+from scanner.model import AnyHit, Event, Hit, LogSource, search_text
+from scanner.normalize.derive import derive
+from scanner.rules.load import CompiledRules
+
+BATCH = 8192  # events matched together (bounds the memory of a batch)
+NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
+_ASCII = r"^[\x00-\x7f]*$"
+
+
+class BatchMatcher:
+    """The rules of a rule set in both forms: Polars expressions, and the reference code."""
+
+    def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]]) -> None:
+        self._functions = rule_functions(compiled.compiled)
+        self._kept = kept
+        self._exprs: dict[int, RuleExpr] = {}
+        #: rule id → why the rule has no Polars form (it runs as reference code)
+        self.unsupported: dict[str, str] = {}
+        for rule in compiled.compiled:
+            try:
+                self._exprs[rule.key] = rule_expr(rule.code)
+            except Unsupported as exc:
+                self.unsupported[rule.info.id] = str(exc)
+
+    def hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
+        """The hits of ``events`` (and of their derived events), in the reference order."""
+        rows = _with_derived(events)
+        while batch := list(islice(rows, BATCH)):
+            yield from _Batch(self, plan, batch).hits()
+
+
+def _with_derived(events: Iterable[Event]) -> Iterator[Event]:
+    for event in events:
+        yield event
+        derived = derive(event)
+        if derived:
+            yield from derived
+
+
+class _Batch:
+    """One batch of events under one plan."""
+
+    def __init__(self, matcher: BatchMatcher, plan: Plan, events: list[Event]) -> None:
+        self._matcher, self._plan, self._events = matcher, plan, events
+        self._columns: dict[str, pl.Series] = {}
+        self._plain: dict[str, pl.Series] = {}
+        self._keys: dict[tuple[LogSource, ...], frozenset[int]] = {}
+
+    def hits(self) -> Iterator[AnyHit]:
+        plan, events, kept = self._plan, self._events, self._matcher._kept
+        matched: dict[int, list[int]] = defaultdict(list)  # row → rule keys
+        for key, rows in self._candidates().items():
+            rows = self._applicable(key, rows)
+            if rows:
+                for row in self._evaluate(key, rows):
+                    matched[row].append(key)
+        order = self._order()
+        for row in sorted(matched):
+            event = events[row]
+            for key in sorted(matched[row], key=order.__getitem__):
+                rule = plan.info(key)
+                names = kept.get(rule.id)
+                yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
+
+    def _order(self) -> dict[int, int]:
+        """Each rule key's place in the plan (the order :meth:`Plan.match` returns rules in)."""
+        return {key: place for place, key in enumerate(self._plan.required)}
+
+    def _candidates(self) -> dict[int, list[int]]:
+        """Per rule key, the rows it is a candidate for (the prefilter of :meth:`Plan.candidates`)."""
+        plan = self._plan
+        texts = [search_text(e.raw, e.fields) for e in self._events]
+        series = pl.Series(texts, dtype=pl.String)
+        ascii_rows = series.str.contains(_ASCII)
+        lowered = series.str.to_lowercase()
+        everyone = [i for i, ok in enumerate(ascii_rows) if ok]
+        found: dict[int, list[int]] = defaultdict(list)
+        present = plan.candidates("\n".join(texts)) or ()
+        for key in present:
+            literals = plan.required[key]
+            if literals is None:
+                found[key] = list(everyone)
+            else:
+                hit = lowered.str.contains_any(sorted(literals)) & ascii_rows
+                found[key] = hit.arg_true().to_list()
+        for row, ok in enumerate(ascii_rows):  # rows whose lower-casing may differ
+            if not ok:
+                for key in plan.candidates(texts[row]) or ():
+                    found[key].append(row)
+        return found
+
+    def _applicable(self, key: int, rows: list[int]) -> list[int]:
+        """The ``rows`` whose events' logsources the group of rule ``key`` applies to."""
+        events = self._events
+        return [r for r in rows if key in self._keys_for(events[r].logsources)]
+
+    def _keys_for(self, sources: tuple[LogSource, ...]) -> frozenset[int]:
+        """The keys of the rules whose group applies to events of ``sources``."""
+        keys = self._keys.get(sources)
+        if keys is None:
+            keys = self._keys[sources] = frozenset(
+                rule.key for group in self._plan.groups_for(sources) for rule in group.rules)
+        return keys
+
+    def _evaluate(self, key: int, rows: list[int]) -> list[int]:
+        """The ``rows`` (ascending) on which rule ``key`` matches."""
+        rule = self._matcher._exprs.get(key)
+        if rule is None:
+            return self._reference(key, rows)
+        names = sorted(rule.columns)
+        index = pl.Series(rows, dtype=pl.UInt32)
+        safe = pl.DataFrame([self._plain_of(n) for n in names])[index].select(
+            pl.all_horizontal(pl.all())).to_series()
+        unsafe = [r for r, ok in zip(rows, safe) if not ok]
+        index = index.filter(safe)
+        verdicts = pl.DataFrame([self._column(n) for n in names])[index].select(rule.expr).to_series()
+        return sorted(index.filter(verdicts).to_list() + self._reference(key, unsafe))
+
+    def _reference(self, key: int, rows: list[int]) -> list[int]:
+        function: RuleFunction = self._matcher._functions[key]
+        events = self._events
+        return [r for r in rows
+                if function(events[r].fields, events[r].raw, events[r].raw.lower())]
+
+    def _column(self, name: str) -> pl.Series:
+        """The values of field ``name`` (the raw text for :data:`RAW`) as strings."""
+        column = self._columns.get(name)
+        if column is None:
+            if name == RAW:
+                values: list[Any] = [e.raw for e in self._events]
+            else:
+                values = [_text(e.fields.get(name)) for e in self._events]
+            column = self._columns[name] = pl.Series(name, values, dtype=pl.String)
+        return column
+
+    def _plain_of(self, name: str) -> pl.Series:
+        plain = self._plain.get(name)
+        if plain is None:
+            plain = self._plain[name] = self._column(name).str.contains(PLAIN).fill_null(True)
+        return plain
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str or value is None else NOT_PLAIN
