@@ -31,6 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import islice
+from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -217,6 +219,14 @@ def _scan_in_worker(unit: WorkUnit) -> UnitResult:
     return _WORKER.scan(unit)
 
 
+def _polars_safe_context() -> BaseContext:
+    """Processes forked from a fresh server that has imported this module: Polars' thread
+    pool does not survive fork(), and this process may have used it (an in-process scan)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
               jobs: int, progress: Progress) -> Iterator[tuple[int, UnitResult]]:
     """Scan every unit, in ``jobs`` processes when more than one; ``(unit index, result)``
@@ -234,7 +244,8 @@ def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: Worke
             progress.advance(result.stats.bytes, result.stats.lines)
             yield index, result
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process,
+    context = _polars_safe_context() if options.engine == "columnar" else None
+    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process, mp_context=context,
                              initargs=(spill_directory(), _init_worker, compiled, options)) as pool:
         waiting = iter(sorted(range(len(units)), key=lambda i: -units[i].cost))
         running = {pool.submit(_scan_in_worker, units[i]): i for i in islice(waiting, 2 * jobs)}

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
 
-from scanner.columnar.expressions import PLAIN, RAW, RuleExpr, Unsupported, rule_expr
+from scanner.columnar.expressions import RAW, rule_exprs
 from scanner.match.matcher import Plan, RuleFunction, rule_functions
 from scanner.model import AnyHit, Event, Hit, LogSource, search_text
 from scanner.normalize.derive import derive
@@ -44,14 +44,9 @@ class BatchMatcher:
     def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]]) -> None:
         self._functions = rule_functions(compiled.compiled)
         self._kept = kept
-        self._exprs: dict[int, RuleExpr] = {}
-        #: rule id → why the rule has no Polars form (it runs as reference code)
-        self.unsupported: dict[str, str] = {}
-        for rule in compiled.compiled:
-            try:
-                self._exprs[rule.key] = rule_expr(rule.code)
-            except Unsupported as exc:
-                self.unsupported[rule.info.id] = str(exc)
+        #: by rule id, why the rule has no Polars form (it runs as reference code)
+        self.unsupported: dict[str, str]
+        self._exprs, self.unsupported = rule_exprs(compiled.compiled)
 
     def hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
         """The hits of ``events`` (and of their derived events), in the reference order."""
@@ -74,7 +69,6 @@ class _Batch:
     def __init__(self, matcher: BatchMatcher, plan: Plan, events: list[Event]) -> None:
         self._matcher, self._plan, self._events = matcher, plan, events
         self._columns: dict[str, pl.Series] = {}
-        self._plain: dict[str, pl.Series] = {}
         self._keys: dict[tuple[LogSource, ...], frozenset[int]] = {}
 
     def hits(self) -> Iterator[AnyHit]:
@@ -138,14 +132,12 @@ class _Batch:
         rule = self._matcher._exprs.get(key)
         if rule is None:
             return self._reference(key, rows)
-        names = sorted(rule.columns)
+        frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])
         index = pl.Series(rows, dtype=pl.UInt32)
-        safe = pl.DataFrame([self._plain_of(n) for n in names])[index].select(
-            pl.all_horizontal(pl.all())).to_series()
-        unsafe = [r for r, ok in zip(rows, safe) if not ok]
-        index = index.filter(safe)
-        verdicts = pl.DataFrame([self._column(n) for n in names])[index].select(rule.expr).to_series()
-        return sorted(index.filter(verdicts).to_list() + self._reference(key, unsafe))
+        verdicts = frame[index].select(rule.safe, rule.expr).with_columns(row=index)
+        unsafe = verdicts.filter(~pl.col("safe"))["row"].to_list()
+        hits = verdicts.filter(pl.col("safe") & pl.col("verdict"))["row"].to_list()
+        return sorted(hits + self._reference(key, unsafe))
 
     def _reference(self, key: int, rows: list[int]) -> list[int]:
         function: RuleFunction = self._matcher._functions[key]
@@ -163,12 +155,6 @@ class _Batch:
                 values = [_text(e.fields.get(name)) for e in self._events]
             column = self._columns[name] = pl.Series(name, values, dtype=pl.String)
         return column
-
-    def _plain_of(self, name: str) -> pl.Series:
-        plain = self._plain.get(name)
-        if plain is None:
-            plain = self._plain[name] = self._column(name).str.contains(PLAIN).fill_null(True)
-        return plain
 
 
 def _text(value: Any) -> str | None:

@@ -11,11 +11,13 @@ The expression is exact only on *plain* values: strings of printable ASCII and t
 (or absent). There Python's ``str.lower`` and Polars' ``to_lowercase`` agree, and
 Rust's Unicode ``\\d \\w \\s \\b`` and case folding agree with RE2's (no character
 outside ASCII, no ``\\v``, no line break). :class:`RuleExpr` names the columns a rule
-reads; rows where one of them is not plain are evaluated by the reference code.
+reads and where the expression is exact; the reference code evaluates the other rows.
 
+Numbers compare where both Python's ``float`` and Polars' cast read the value the
+same way (plain decimals), or where neither reads it (no digit, no ``inf``/``nan``).
 A rule the target cannot express gets a reason instead (:class:`Unsupported`) and
 is evaluated by the reference code on its candidate rows: a leaf test without a
-Polars form here (numbers, booleans, timestamp parts, field references, CIDR), a
+Polars form here (booleans, timestamp parts, field references, CIDR), a
 regex only Python's ``re`` runs, one with non-ASCII text, or one whose meaning
 differs between RE2 and Rust's ``regex`` (class set operations ``&& -- ~~``, nested
 classes, ``{,n}``), or one Rust's ``regex`` refuses.
@@ -28,15 +30,18 @@ import re
 from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
-from typing import Callable
+from typing import Callable, Iterable
 
 import polars as pl
 
 from scanner.match.backend import RuleCode
 from scanner.match.runtime import compile_regex
+from scanner.rules.load import CompiledRule
 
 RAW = "\0raw"  # the column of the raw text (no field is named so)
 PLAIN = r"^[\t\x20-\x7e]*$"  # values the expressions are exact on
+NUMBER = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"  # Python's float() and Polars' cast agree on these
+MAYBE_NUMBER = r"(?i)[0-9]|inf|nan"  # anything else float() may read
 _RUST_DIFFERS = re.compile(r"&&|--|~~|\[\[(?!:)|\{,")  # RE2 reads these otherwise, or refuses
 
 
@@ -46,9 +51,11 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RuleExpr:
-    """A rule as a Polars expression and the columns whose values it reads."""
+    """A rule as a Polars expression, and where it is exact: ``safe`` is true on the rows
+    whose values the expression reads are plain (and numbers where compared as numbers)."""
 
     expr: pl.Expr
+    safe: pl.Expr
     columns: frozenset[str]
 
 
@@ -61,7 +68,23 @@ def rule_expr(code: RuleCode) -> RuleExpr:
     constants = {name: _constant(source) for name, source in code.constants}
     tree = ast.parse(code.expression, mode="eval").body
     emitter = _Emitter(constants)
-    return RuleExpr(emitter.emit(tree), frozenset(emitter.columns))
+    expr = emitter.emit(tree)
+    guards = [pl.col(c).is_null() | pl.col(c).str.contains(PLAIN) for c in sorted(emitter.columns)]
+    return RuleExpr(expr.alias("verdict"), pl.all_horizontal(guards + emitter.guards).alias("safe"),
+                    frozenset(emitter.columns))
+
+
+def rule_exprs(rules: Iterable[CompiledRule]) -> tuple[dict[int, RuleExpr], dict[str, str]]:
+    """The Polars form of each rule that has one (by key), and why the others have none
+    (by rule id)."""
+    exprs: dict[int, RuleExpr] = {}
+    unsupported: dict[str, str] = {}
+    for rule in rules:
+        try:
+            exprs[rule.key] = rule_expr(rule.code)
+        except Unsupported as exc:
+            unsupported[rule.info.id] = str(exc)
+    return exprs, unsupported
 
 
 def _constant(source: str) -> tuple[str, str]:
@@ -96,6 +119,7 @@ class _Emitter:
     def __init__(self, constants: dict[str, tuple[str, str]]) -> None:
         self._constants = constants
         self.columns: set[str] = set()
+        self.guards: list[pl.Expr] = []  # where the leaves beyond plain strings are exact
 
     def emit(self, node: ast.expr) -> pl.Expr:
         if isinstance(node, ast.BoolOp):
@@ -164,6 +188,13 @@ class _Emitter:
     def text_search(self, text: ast.expr, rx: ast.expr) -> pl.Expr:
         return self._text(text).str.contains(self._pattern(rx))
 
+    def num_cmp(self, value: ast.expr, op: ast.expr, n: ast.expr) -> pl.Expr:
+        column = self._field(value)
+        self.guards.append(column.is_null() | column.str.contains(NUMBER)
+                           | ~column.str.contains(MAYBE_NUMBER))
+        number = column.cast(pl.Float64, strict=False)
+        return _COMPARE[ast.literal_eval(op)](number, ast.literal_eval(n))
+
     def is_null(self, value: ast.expr) -> pl.Expr:
         return self._field(value).is_null()
 
@@ -176,8 +207,12 @@ def _needles(node: ast.expr) -> list[str]:
     return list(value) if isinstance(value, tuple) else [value]
 
 
+_COMPARE: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {
+    "eq": lambda a, b: a == b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "neq": lambda a, b: a != b,
+}
 _LEAVES: dict[str, Callable[..., pl.Expr]] = {
     name: getattr(_Emitter, name) for name in (
         "str_eq", "str_eq_any", "str_startswith", "str_endswith", "str_contains",
-        "str_contains_any", "str_like", "re_search", "text_search", "is_null", "exists")}
+        "str_contains_any", "str_like", "re_search", "text_search", "num_cmp", "is_null", "exists")}
 
