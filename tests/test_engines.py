@@ -74,6 +74,32 @@ def test_bench_tree_with_bundled_rules_and_window(tmp_path: Path) -> None:
     assert_same(str(tmp_path), "--since", "2024-02-05", "--until", "2024-02-10T12:00:00")
 
 
+@pytest.mark.parametrize("sample", sorted(p.stem for p in (FIXTURES / "formats").glob("*.log")))
+def test_every_format_sample(sample: str) -> None:
+    rules = ("--rules", str(FIXTURES / "rules"), "--rules", str(REPO / "tests" / "rules"))
+    assert_same(str(FIXTURES / "formats" / f"{sample}.log"), "--format-for",
+                f"{sample}.log={sample}", *rules)
+
+
+def test_binary_records() -> None:
+    assert_same(str(FIXTURES / "binary"), "--rules", str(FIXTURES / "rules"))
+
+
+def test_json_values_arrow_cannot_hold(tmp_path: Path) -> None:
+    """Lone surrogates (JSON ``\\ud800`` escapes), numbers, lists and nulls as values."""
+    rule = {"title": "json case", "id": "00000000-0000-4000-8000-00000000abcd",
+            "logsource": {"product": "json"},
+            "detection": {"kw": ["failed"], "sel": {"user|contains": "root"},
+                          "condition": "kw or sel"}}
+    (tmp_path / "rule.yml").write_text(yaml.safe_dump(rule), encoding="utf-8")
+    lines = ['{"message": "x\\ud800 failed", "user": "\\udcff"}', '{"message": "ok"}',
+             '{"user": ["root", 3]}', '{"user": null, "message": "FAILED"}', '{"user": 7}']
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "app.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hits = assert_same(str(tmp_path / "log"), "--no-builtin", "--rules", str(tmp_path / "rule.yml"))
+    assert hits.count(b"\n") == 3
+
+
 def test_hostile_inputs(tmp_path: Path) -> None:
     hostile_tree(tmp_path / "log")
     assert_same(str(tmp_path / "log"))

@@ -35,6 +35,7 @@ from scanner.rules.load import CompiledRules
 
 BATCH = 8192  # events matched together (bounds the memory of a batch)
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
+NOT_ASCII = "\x80"  # stands for a search text Arrow cannot hold (its row's candidates: reference)
 _ASCII = r"^[\x00-\x7f]*$"
 
 
@@ -95,7 +96,7 @@ class _Batch:
         """Per rule key, the rows it is a candidate for (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
         texts = [search_text(e.raw, e.fields) for e in self._events]
-        series = pl.Series(texts, dtype=pl.String)
+        series = _strings(texts, NOT_ASCII)
         ascii_rows = series.str.contains(_ASCII)
         lowered = series.str.to_lowercase()
         everyone = [i for i, ok in enumerate(ascii_rows) if ok]
@@ -153,9 +154,27 @@ class _Batch:
                 values: list[Any] = [e.raw for e in self._events]
             else:
                 values = [_text(e.fields.get(name)) for e in self._events]
-            column = self._columns[name] = pl.Series(name, values, dtype=pl.String)
+            column = self._columns[name] = _strings(values, NOT_PLAIN).alias(name)
         return column
 
 
 def _text(value: Any) -> str | None:
     return value if type(value) is str or value is None else NOT_PLAIN
+
+
+def _strings(values: list[str | None], stand_in: str) -> pl.Series:
+    """``values`` as a string column; a text with a lone surrogate (JSON ``\\ud800``), which
+    Arrow cannot hold, becomes ``stand_in`` (a value that sends its row to the reference code)."""
+    try:
+        return pl.Series(values, dtype=pl.String)
+    except UnicodeEncodeError:
+        return pl.Series([v if v is None or _encodable(v) else stand_in for v in values],
+                         dtype=pl.String)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
