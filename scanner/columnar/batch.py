@@ -65,22 +65,34 @@ def _with_derived(events: Iterable[Event]) -> Iterator[Event]:
 
 
 class _Batch:
-    """One batch of events under one plan."""
+    """One batch of events under one plan; rows are held as ascending ``UInt32`` series."""
 
     def __init__(self, matcher: BatchMatcher, plan: Plan, events: list[Event]) -> None:
         self._matcher, self._plan, self._events = matcher, plan, events
         self._columns: dict[str, pl.Series] = {}
-        self._keys: dict[tuple[LogSource, ...], frozenset[int]] = {}
+        # each row's logsources, numbered (the events of a file share a few tuples)
+        by_identity: dict[int, int] = {}  # looked up first: no hashing of the tuples
+        by_value: dict[tuple[LogSource, ...], int] = {}
+        ids = []
+        for event in events:
+            sources = event.logsources
+            number = by_identity.get(id(sources))
+            if number is None:
+                number = by_identity[id(sources)] = by_value.setdefault(sources, len(by_value))
+            ids.append(number)
+        self._source_ids = pl.Series(ids, dtype=pl.UInt32)
+        self._applies = [frozenset(rule.key for group in plan.groups_for(sources)
+                                   for rule in group.rules) for sources in by_value]
 
     def hits(self) -> Iterator[AnyHit]:
         plan, events, kept = self._plan, self._events, self._matcher._kept
         matched: dict[int, list[int]] = defaultdict(list)  # row → rule keys
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
-            if rows:
+            if len(rows):
                 for row in self._evaluate(key, rows):
                     matched[row].append(key)
-        order = self._order()
+        order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
         for row in sorted(matched):
             event = events[row]
             for key in sorted(matched[row], key=order.__getitem__):
@@ -88,54 +100,42 @@ class _Batch:
                 names = kept.get(rule.id)
                 yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
-    def _order(self) -> dict[int, int]:
-        """Each rule key's place in the plan (the order :meth:`Plan.match` returns rules in)."""
-        return {key: place for place, key in enumerate(self._plan.required)}
-
-    def _candidates(self) -> dict[int, list[int]]:
+    def _candidates(self) -> dict[int, pl.Series]:
         """Per rule key, the rows it is a candidate for (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
         texts = [search_text(e.raw, e.fields) for e in self._events]
         series = _strings(texts, NOT_ASCII)
         ascii_rows = series.str.contains(_ASCII)
         lowered = series.str.to_lowercase()
-        everyone = [i for i, ok in enumerate(ascii_rows) if ok]
-        found: dict[int, list[int]] = defaultdict(list)
-        present = plan.candidates("\n".join(texts)) or ()
-        for key in present:
+        everyone = ascii_rows.arg_true()
+        found: dict[int, pl.Series] = {}
+        for key in plan.candidates("\n".join(texts)) or ():
             literals = plan.required[key]
-            if literals is None:
-                found[key] = list(everyone)
-            else:
-                hit = lowered.str.contains_any(sorted(literals)) & ascii_rows
-                found[key] = hit.arg_true().to_list()
-        for row, ok in enumerate(ascii_rows):  # rows whose lower-casing may differ
-            if not ok:
-                for key in plan.candidates(texts[row]) or ():
-                    found[key].append(row)
+            found[key] = everyone if literals is None else (
+                lowered.str.contains_any(sorted(literals)) & ascii_rows).arg_true()
+        others: dict[int, list[int]] = defaultdict(list)  # rows whose lower-casing may differ
+        for row in (~ascii_rows).arg_true():
+            for key in plan.candidates(texts[row]) or ():
+                others[key].append(row)
+        for key, rows in others.items():
+            extra = pl.Series(rows, dtype=pl.UInt32)
+            found[key] = pl.concat([found[key], extra]).sort() if key in found else extra
         return found
 
-    def _applicable(self, key: int, rows: list[int]) -> list[int]:
+    def _applicable(self, key: int, rows: pl.Series) -> pl.Series:
         """The ``rows`` whose events' logsources the group of rule ``key`` applies to."""
-        events = self._events
-        return [r for r in rows if key in self._keys_for(events[r].logsources)]
+        allowed = [number for number, keys in enumerate(self._applies) if key in keys]
+        if len(allowed) == len(self._applies):
+            return rows
+        return rows.filter(self._source_ids.gather(rows).is_in(allowed))
 
-    def _keys_for(self, sources: tuple[LogSource, ...]) -> frozenset[int]:
-        """The keys of the rules whose group applies to events of ``sources``."""
-        keys = self._keys.get(sources)
-        if keys is None:
-            keys = self._keys[sources] = frozenset(
-                rule.key for group in self._plan.groups_for(sources) for rule in group.rules)
-        return keys
-
-    def _evaluate(self, key: int, rows: list[int]) -> list[int]:
-        """The ``rows`` (ascending) on which rule ``key`` matches."""
+    def _evaluate(self, key: int, rows: pl.Series) -> list[int]:
+        """The ``rows`` on which rule ``key`` matches, ascending."""
         rule = self._matcher._exprs.get(key)
         if rule is None:
-            return self._reference(key, rows)
+            return self._reference(key, rows.to_list())
         frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])
-        index = pl.Series(rows, dtype=pl.UInt32)
-        verdicts = frame[index].select(rule.safe, rule.expr).with_columns(row=index)
+        verdicts = frame[rows].select(rule.safe, rule.expr).with_columns(row=rows)
         unsafe = verdicts.filter(~pl.col("safe"))["row"].to_list()
         hits = verdicts.filter(pl.col("safe") & pl.col("verdict"))["row"].to_list()
         return sorted(hits + self._reference(key, unsafe))
