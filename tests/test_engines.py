@@ -1,6 +1,7 @@
 """The two engines, one plan: ``--engine columnar`` gives byte-for-byte the JSONL of
 ``--engine reference`` on real trees, hostile input and randomized input (fixed seeds), and
 the columnar matcher answers the backend and runtime conformance tables as the reference does.
+In-process runs put every rule with a Polars form through Polars, whatever its row count.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from scanner.cli import main
+from scanner.columnar import batch
 from scanner.columnar.batch import BatchMatcher
 from scanner.errors import Problems
 from scanner.match.matcher import Matcher
@@ -33,7 +35,6 @@ import generate  # noqa: E402
 
 DEMO = FIXTURES / "demo" / "var" / "log"
 QUIET = FIXTURES / "quiet" / "var" / "log"
-ENGINES = ("reference", "columnar")
 
 
 def jsonl(engine: str, *argv: str) -> bytes:
@@ -44,10 +45,19 @@ def jsonl(engine: str, *argv: str) -> bytes:
         return out.read_bytes()
 
 
+@pytest.fixture(autouse=True)
+def polars_on_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process the columnar engine runs every rule with a Polars form in Polars,
+    however few its candidate rows (worker processes keep the default threshold)."""
+    monkeypatch.setattr(batch, "MIN_ROWS", 0)
+
+
 def assert_same(*argv: str) -> bytes:
-    """Both engines give the same bytes; returns them."""
-    reference, columnar = (jsonl(engine, *argv) for engine in ENGINES)
-    assert columnar == reference
+    """Both engines give the same bytes, the columnar one also in this process (``--jobs 1``:
+    every rule in Polars); returns them."""
+    reference = jsonl("reference", *argv)
+    assert jsonl("columnar", *argv) == reference
+    assert jsonl("columnar", *argv, "--jobs", "1") == reference
     return reference
 
 
@@ -162,7 +172,7 @@ def fired(compiled: CompiledRules, events: list[Event]) -> tuple[list[set[str]],
         reference.append({r.id for r in plan.match(event, candidates)} if candidates else set())
     columnar: list[set[str]] = [set() for _ in events]
     by_row = {(e.source, e.line): i for i, e in enumerate(events)}
-    for hit in BatchMatcher(compiled, {}).hits(plan, events):
+    for hit in BatchMatcher(compiled, {}, min_rows=0).hits(plan, events):
         columnar[by_row[hit.source, hit.line]].add(hit.rule.id)
     return reference, columnar
 
