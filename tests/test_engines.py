@@ -47,9 +47,11 @@ def jsonl(engine: str, *argv: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def polars_on_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process the columnar engine runs every rule with a Polars form in Polars,
-    however few its candidate rows (worker processes keep the default threshold)."""
+    """In this process the columnar engine takes candidates from the column and runs every
+    rule with a Polars form in Polars, however few its rows (worker processes keep the
+    thresholds that choose the reference code for small work)."""
     monkeypatch.setattr(batch, "MIN_ROWS", 0)
+    monkeypatch.setattr(batch, "ROWS_PER_PASS", 0)
 
 
 def assert_same(*argv: str) -> bytes:
@@ -172,7 +174,7 @@ def fired(compiled: CompiledRules, events: list[Event]) -> tuple[list[set[str]],
         reference.append({r.id for r in plan.match(event, candidates)} if candidates else set())
     columnar: list[set[str]] = [set() for _ in events]
     by_row = {(e.source, e.line): i for i, e in enumerate(events)}
-    for hit in BatchMatcher(compiled, {}, min_rows=0).hits(plan, events):
+    for hit in BatchMatcher(compiled, {}).hits(plan, events):
         columnar[by_row[hit.source, hit.line]].add(hit.rule.id)
     return reference, columnar
 

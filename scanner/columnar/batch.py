@@ -52,11 +52,9 @@ _ASCII = r"^[\x00-\x7f]*$"
 class BatchMatcher:
     """The rules of a rule set in both forms: Polars expressions, and the reference code."""
 
-    def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]],
-                 min_rows: int | None = None) -> None:
+    def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]]) -> None:
         self._functions = rule_functions(compiled.compiled)
         self._kept = kept
-        self._min_rows = MIN_ROWS if min_rows is None else min_rows
         #: by rule id, why the rule has no Polars form (it runs as reference code)
         self.unsupported: dict[str, str]
         self._exprs, self.unsupported = rule_exprs(compiled.compiled)
@@ -152,7 +150,7 @@ class _Batch:
     def _evaluate(self, key: int, rows: pl.Series) -> list[int]:
         """The ``rows`` on which rule ``key`` matches, ascending."""
         rule = self._matcher._exprs.get(key)
-        if rule is None or len(rows) < self._matcher._min_rows:
+        if rule is None or len(rows) < MIN_ROWS:
             return self._reference(key, rows.to_list())
         frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])
         verdicts = frame[rows].select(rule.safe, rule.expr).with_columns(row=rows)
