@@ -43,6 +43,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 CORPUS_RULES = REPO.parent / "shared" / "corpus" / "sigmahq"
 STDERR_TAIL = 12  # lines of a failed command's stderr shown
+RSS_POLL_S = 0.2  # how often a run's session is polled for its processes' RSS
 MEASUREMENTS = ("floor", "scan", "no-prefilter", "worst")  # what --skip can leave out
 
 
@@ -70,6 +71,8 @@ def run_once(cmd: Sequence[str], ok_codes: tuple[int, ...], timeout: float | Non
     """Run ``cmd``; ``(wall seconds, peak RSS MB)`` or the error text with its stderr tail.
 
     The child leads its own process group, so a timeout kills it and its workers together.
+    Peak RSS is the larger of ``wait4``'s (processes the child reaped) and the largest RSS
+    seen by polling its session: workers forked from a forkserver are not the child's to reap.
     """
     # stdout goes to a real file: GNU grep stops at the first match when it sees /dev/null.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -81,9 +84,12 @@ def run_once(cmd: Sequence[str], ok_codes: tuple[int, ...], timeout: float | Non
         timer = threading.Timer(timeout or 0, kill_group, (proc.pid,))
         if timeout:
             timer.start()
+        watch = SessionWatch(proc.pid)
+        watch.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         timer.cancel()
+        watch.stop()
         proc.returncode = code = os.waitstatus_to_exitcode(status)  # reaped: keep Popen in step
         if timeout and wall >= timeout:
             return f"timed out after {timeout:.0f} s"
@@ -91,7 +97,34 @@ def run_once(cmd: Sequence[str], ok_codes: tuple[int, ...], timeout: float | Non
             err.seek(0)
             tail = err.read().decode("utf-8", "replace").splitlines()[-STDERR_TAIL:]
             return f"exit {code}:\n    " + "\n    ".join(tail or ["(no stderr)"])
-    return wall, usage.ru_maxrss / 1024
+    return wall, max(usage.ru_maxrss / 1024, watch.peak_mb)
+
+
+class SessionWatch(threading.Thread):
+    """Polls ``/proc`` for the largest RSS of any process of session ``sid``."""
+
+    def __init__(self, sid: int) -> None:
+        super().__init__(daemon=True)
+        self.sid, self.peak_mb = sid, 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        page_mb = os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+        while not self._done.wait(RSS_POLL_S):
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                        fields = f.read().rpartition(")")[2].split()
+                except OSError:
+                    continue  # gone meanwhile
+                if int(fields[3]) == self.sid:  # after "pid (comm)": state ppid pgrp session …
+                    self.peak_mb = max(self.peak_mb, int(fields[21]) * page_mb)  # rss pages
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def kill_group(pgid: int) -> None:
