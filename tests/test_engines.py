@@ -18,6 +18,7 @@ import yaml
 from scanner.cli import main
 from scanner.columnar import batch
 from scanner.columnar.batch import BatchMatcher
+from scanner.columnar.expressions import rule_exprs
 from scanner.errors import Problems
 from scanner.match.matcher import Matcher
 from scanner.model import Event, LogSource, search_text
@@ -246,12 +247,13 @@ def test_regex_dialects_and_odd_values(tmp_path: Path) -> None:
 
 def test_unsupported_rules_are_named(tmp_path: Path) -> None:
     compiled = compile_rules(tmp_path, DIALECT_RULES)
-    unsupported = BatchMatcher(compiled, {}).unsupported
+    _, unsupported = rule_exprs(compiled.compiled)
     by_title = {r.title: unsupported.get(r.id) for r in compiled.rules}
     assert "&&" in (by_title["case 4"] or "") and "in_network" in (by_title["case 14"] or "")
     assert by_title["case 0"] is None and by_title["case 11"] is None
 
 
-def test_bundled_rules_load_for_both(tmp_path: Path) -> None:
+def test_bundled_rules_have_a_polars_form(tmp_path: Path) -> None:
     compiled = load_rules([bundled_rules_dir()], Problems())
-    assert len(BatchMatcher(compiled, {}).unsupported) < len(compiled.compiled)
+    exprs, unsupported = rule_exprs(compiled.compiled)
+    assert len(exprs) > 0 and len(unsupported) < len(compiled.compiled) / 10

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
 
-from scanner.columnar.expressions import RAW, rule_exprs
+from scanner.columnar.expressions import RAW, RuleExpr, Unsupported, rule_expr
 from scanner.match.matcher import Plan, RuleFunction, rule_functions
 from scanner.model import AnyHit, Event, Hit, LogSource, search_text
 from scanner.normalize.derive import derive
@@ -55,9 +55,21 @@ class BatchMatcher:
     def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]]) -> None:
         self._functions = rule_functions(compiled.compiled)
         self._kept = kept
-        #: by rule id, why the rule has no Polars form (it runs as reference code)
-        self.unsupported: dict[str, str]
-        self._exprs, self.unsupported = rule_exprs(compiled.compiled)
+        self._codes = {rule.key: rule.code for rule in compiled.compiled}
+        self._exprs: dict[int, RuleExpr | None] = {}  # made on first use (whole SigmaHQ: 1.3 s)
+
+    def expr(self, key: int) -> RuleExpr | None:
+        """The Polars form of the rule of ``key`` (``None``: it has none)."""
+        try:
+            return self._exprs[key]
+        except KeyError:
+            pass
+        try:
+            made: RuleExpr | None = rule_expr(self._codes[key])
+        except Unsupported:
+            made = None
+        self._exprs[key] = made
+        return made
 
     def hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
         """The hits of ``events`` (and of their derived events), in the reference order."""
@@ -149,8 +161,8 @@ class _Batch:
 
     def _evaluate(self, key: int, rows: pl.Series) -> list[int]:
         """The ``rows`` on which rule ``key`` matches, ascending."""
-        rule = self._matcher._exprs.get(key)
-        if rule is None or len(rows) < MIN_ROWS:
+        rule = self._matcher.expr(key) if len(rows) >= MIN_ROWS else None
+        if rule is None:
             return self._reference(key, rows.to_list())
         frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])
         verdicts = frame[rows].select(rule.safe, rule.expr).with_columns(row=rows)
