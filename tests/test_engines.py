@@ -227,10 +227,15 @@ DIALECT_RULES = [
     {"kw": ["*ab*c*", "Kelvin"], "condition": "kw"},
     {"kw": ["kelvin"], "sel": {"tty": "x"}, "condition": "kw and not sel"},
     {"sel": {"user|re": "a|"}, "condition": "sel or 1 of kw*", "kw1": ["12"]},
+    {"sel": {"user|cidr": ["192.168.1.0/24", "8.8.8.8/32"]}, "condition": "sel"},
+    {"sel": {"user|cidr": "fe80::/10"}, "condition": "not sel"},
+    {"sel": {"user": True}, "condition": "sel"},
 ]
 DIALECT_VALUES = ["12", "١٢", "a\u00a0b", "a\vb", "a\x1cb", "a\tb", "KELVIN", "\u212aelvin", "ab",
                   "a b", "aab", "AXBYC", "é", "Straße", "STRASSE", "strasse", " 5 ", "1e1", "inf",
                   "nan", "1_0", "-3", "0.5", "10.1.2.3", "[10.0.0.1]", "010.1.2.3", "", "x\ny",
+                  "192.168.1.255", "192.168.2.0", "8.8.8.8", "]8.8.8.8[", "8.8.8.08", "fe80::1",
+                  "10.0.0.256", "::ffff:10.0.0.1", "0.0.0.0", "[10.0.0.1] ", "192.168.1.0",
                   "İ", "a&b", None, 7, 1.5, True, ["a", "12"], {"k": "v"}]
 
 
@@ -249,8 +254,8 @@ def test_unsupported_rules_are_named(tmp_path: Path) -> None:
     compiled = compile_rules(tmp_path, DIALECT_RULES)
     _, unsupported = rule_exprs(compiled.compiled)
     by_title = {r.title: unsupported.get(r.id) for r in compiled.rules}
-    assert "&&" in (by_title["case 4"] or "") and "in_network" in (by_title["case 14"] or "")
-    assert by_title["case 0"] is None and by_title["case 11"] is None
+    assert "&&" in (by_title["case 4"] or "") and "bool_eq" in (by_title["case 22"] or "")
+    assert by_title["case 0"] is None and by_title["case 14"] is None and by_title["case 21"] is None
 
 
 def test_bundled_rules_have_a_polars_form(tmp_path: Path) -> None:

@@ -15,9 +15,10 @@ reads and where the expression is exact; the reference code evaluates the other 
 
 Numbers compare where both Python's ``float`` and Polars' cast read the value the
 same way (plain decimals), or where neither reads it (no digit, no ``inf``/``nan``).
+``|cidr`` reads IPv4 addresses in Polars; values with a colon (IPv6) go to the reference.
 A rule the target cannot express gets a reason instead (:class:`Unsupported`) and
 is evaluated by the reference code on its candidate rows: a leaf test without a
-Polars form here (booleans, timestamp parts, field references, CIDR), a
+Polars form here (booleans, timestamp parts, field references), a
 regex only Python's ``re`` runs, one with non-ASCII text, or one whose meaning
 differs between RE2 and Rust's ``regex`` (class set operations ``&& -- ~~``, nested
 classes, ``{,n}``), or one Rust's ``regex`` refuses.
@@ -26,6 +27,7 @@ classes, ``{,n}``), or one Rust's ``regex`` refuses.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import re
 from dataclasses import dataclass
 from functools import reduce
@@ -42,6 +44,9 @@ RAW = "\0raw"  # the column of the raw text (no field is named so)
 PLAIN = r"^[\t\x20-\x7e]*$"  # values the expressions are exact on
 NUMBER = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"  # Python's float() and Polars' cast agree on these
 MAYBE_NUMBER = r"(?i)[0-9]|inf|nan"  # anything else float() may read
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"  # ipaddress: no leading zeros
+IPV4 = (r"^[\[\]]*" + r"\.".join(f"(?P<o{i}>{_OCTET[1:-1]})" for i in range(4))
+        + r"[\[\]]*$")  # what ipaddress.ip_address(text.strip("[]")) reads as IPv4
 _RUST_DIFFERS = re.compile(r"&&|--|~~|\[\[(?!:)|\{,")  # RE2 reads these otherwise, or refuses
 
 
@@ -195,6 +200,18 @@ class _Emitter:
         number = column.cast(pl.Float64, strict=False)
         return _COMPARE[ast.literal_eval(op)](number, ast.literal_eval(n))
 
+    def in_network(self, value: ast.expr, network: ast.expr) -> pl.Expr:
+        assert isinstance(network, ast.Name)
+        net = ipaddress.ip_network(self._constants[network.id][1])
+        column = self._field(value)
+        if net.version == 6:  # an IPv6 address is written with a colon: the others never match
+            self.guards.append(column.is_null() | ~column.str.contains(":", literal=True))
+            return pl.lit(False)
+        octets = column.str.extract_groups(IPV4)
+        number = reduce(lambda total, i: total * 256 + octets.struct.field(f"o{i}").cast(pl.Int64),
+                        range(1, 4), octets.struct.field("o0").cast(pl.Int64))
+        return number.is_between(int(net.network_address), int(net.broadcast_address))
+
     def is_null(self, value: ast.expr) -> pl.Expr:
         return self._field(value).is_null()
 
@@ -214,5 +231,5 @@ _COMPARE: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {
 _LEAVES: dict[str, Callable[..., pl.Expr]] = {
     name: getattr(_Emitter, name) for name in (
         "str_eq", "str_eq_any", "str_startswith", "str_endswith", "str_contains",
-        "str_contains_any", "str_like", "re_search", "text_search", "num_cmp", "is_null", "exists")}
+        "str_contains_any", "str_like", "re_search", "text_search", "num_cmp", "in_network", "is_null", "exists")}
 
