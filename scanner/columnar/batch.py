@@ -123,7 +123,7 @@ class _Batch:
                 yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
     def _candidates(self) -> dict[int, pl.Series]:
-        """Per rule key, the rows it is a candidate for (the prefilter of :meth:`Plan.candidates`)."""
+        """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
         texts = [search_text(e.raw, e.fields) for e in self._events]
         present = plan.candidates("\n".join(texts)) or ()

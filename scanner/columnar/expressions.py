@@ -18,7 +18,7 @@ same way (plain decimals), or where neither reads it (no digit, no ``inf``/``nan
 ``|cidr`` reads IPv4 addresses in Polars; values with a colon (IPv6) go to the reference.
 A rule the target cannot express gets a reason instead (:class:`Unsupported`) and
 is evaluated by the reference code on its candidate rows: a leaf test without a
-Polars form here (booleans, timestamp parts, field references), a
+Polars form here (timestamp parts), a
 regex only Python's ``re`` runs, one with non-ASCII text, or one whose meaning
 differs between RE2 and Rust's ``regex`` (class set operations ``&& -- ~~``, nested
 classes, ``{,n}``), or one Rust's ``regex`` refuses.
@@ -93,7 +93,7 @@ def rule_exprs(rules: Iterable[CompiledRule]) -> tuple[dict[int, RuleExpr], dict
 
 
 def _constant(source: str) -> tuple[str, str]:
-    """``(maker, argument)`` of a constant's source: ``compile_regex('…')`` or ``ip_network('…')``."""
+    """``(maker, argument)`` of a constant: ``compile_regex('…')`` or ``ip_network('…')``."""
     call = ast.parse(source, mode="eval").body
     assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
     return call.func.id, ast.literal_eval(call.args[0])
@@ -154,7 +154,8 @@ class _Emitter:
         name = node.args[0].value
         self.columns.add(name)
         column = pl.col(name)
-        return column.str.to_lowercase() if lower is not None and ast.literal_eval(lower) else column
+        lowered = lower is not None and ast.literal_eval(lower)
+        return column.str.to_lowercase() if lowered else column
 
     def _pattern(self, node: ast.expr) -> str:
         assert isinstance(node, ast.Name)
@@ -212,6 +213,16 @@ class _Emitter:
                         range(1, 4), octets.struct.field("o0").cast(pl.Int64))
         return number.is_between(int(net.network_address), int(net.broadcast_address))
 
+    def bool_eq(self, value: ast.expr, b: ast.expr) -> pl.Expr:
+        return self._field(value).str.to_lowercase() == ("true" if ast.literal_eval(b) else "false")
+
+    def field_ref(self, value: ast.expr, other: ast.expr, mode: ast.expr) -> pl.Expr:
+        this = self._field(value).str.to_lowercase()
+        that = self._field(other).str.to_lowercase()
+        how = ast.literal_eval(mode)
+        return (this == that if how == "eq" else this.str.starts_with(that) if how == "startswith"
+                else this.str.ends_with(that))
+
     def is_null(self, value: ast.expr) -> pl.Expr:
         return self._field(value).is_null()
 
@@ -231,5 +242,6 @@ _COMPARE: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {
 _LEAVES: dict[str, Callable[..., pl.Expr]] = {
     name: getattr(_Emitter, name) for name in (
         "str_eq", "str_eq_any", "str_startswith", "str_endswith", "str_contains",
-        "str_contains_any", "str_like", "re_search", "text_search", "num_cmp", "in_network", "is_null", "exists")}
+        "str_contains_any", "str_like", "re_search", "text_search", "num_cmp", "in_network",
+        "bool_eq", "field_ref", "is_null", "exists")}
 
