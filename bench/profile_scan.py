@@ -1,6 +1,7 @@
 """Profile one worker scanning a tree in this process: where the time of ``Worker.scan`` goes.
 
-Usage: ``python bench/profile_scan.py TREE [--rules DIR ...] [--no-prefilter] [--top N]``.
+Usage: ``python bench/profile_scan.py TREE [--rules DIR ...] [--no-prefilter] [--top N]
+[--engine E]``.
 Loads the rules (default: the corpus SigmaHQ rules plus the bundled ones), plans the
 units as ``logsigma scan`` does, scans them one by one under ``cProfile`` and prints
 the seconds and lines per file and the top functions by cumulative time.
@@ -16,9 +17,9 @@ from datetime import timezone
 from pathlib import Path
 
 from scanner.cli import build_parser
-from scanner.config import scan_config
+from scanner.config import ENGINES, scan_config
 from scanner.errors import Problems
-from scanner.pipeline import Scan, Worker, WorkerOptions, plan_units
+from scanner.pipeline import Scan, WorkerOptions, new_worker, plan_units
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import load_rules
 
@@ -32,9 +33,11 @@ def main() -> None:
     parser.add_argument("--rules", type=Path, action="append")
     parser.add_argument("--no-prefilter", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--engine", choices=ENGINES, default=ENGINES[0])
     args = parser.parse_args()
     rules = load_rules(args.rules or [CORPUS_RULES, bundled_rules_dir()], Problems())
-    worker = Worker(rules, WorkerOptions(not args.no_prefilter, timezone.utc, None, None))
+    worker = new_worker(rules, WorkerOptions(not args.no_prefilter, timezone.utc, None, None,
+                                             args.engine))
     units = plan_units(Scan(scan_config(build_parser().parse_args(["scan", str(args.tree), "-q"]))))
     profile = cProfile.Profile()
     for unit in units:

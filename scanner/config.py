@@ -16,7 +16,7 @@ from scanner.normalize.timestamps import parse_tz
 from scanner.resources import bundled_rules_dir
 
 #: The matching engines ``--engine`` chooses from; the first is the default.
-ENGINES = ("reference",)
+ENGINES = ("reference", "columnar")
 # What ``logsigma events --format`` writes; the first is the default.
 EVENT_FORMATS = ("jsonl", "csv", "table")
 

@@ -31,10 +31,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import islice
+from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
+from scanner.columnar.batch import BatchMatcher
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate_keyed, fields_read
 from scanner.correlate.partition import helpers, merge_parts, partitions
@@ -188,10 +191,22 @@ class Worker:
                         yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
 
 
+class ColumnarWorker(Worker):
+    """The columnar engine: the reference normalization, then the rules run on batches of
+    events as Polars columns (:mod:`scanner.columnar.batch`)."""
+
+    def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
+        super().__init__(compiled, options)
+        self._batches = BatchMatcher(compiled, self._kept_fields)
+
+    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
+        return self._batches.hits(plan, events)
+
+
 def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:
     """The worker of ``options.engine``: every engine scans a :class:`WorkUnit` into a
     :class:`UnitResult` from the same compiled rules, with byte-identical output."""
-    return Worker(compiled, options)
+    return (ColumnarWorker if options.engine == "columnar" else Worker)(compiled, options)
 
 
 _WORKER: Worker | None = None
@@ -205,6 +220,14 @@ def _init_worker(compiled: CompiledRules, options: WorkerOptions) -> None:
 def _scan_in_worker(unit: WorkUnit) -> UnitResult:
     assert _WORKER is not None, "worker not initialized"
     return _WORKER.scan(unit)
+
+
+def _polars_safe_context() -> BaseContext:
+    """Processes forked from a fresh server that has imported this module: Polars' thread
+    pool does not survive fork(), and this process may have used it (an in-process scan)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
@@ -224,7 +247,8 @@ def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: Worke
             progress.advance(result.stats.bytes, result.stats.lines)
             yield index, result
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process,
+    context = _polars_safe_context() if options.engine == "columnar" else None
+    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process, mp_context=context,
                              initargs=(spill_directory(), _init_worker, compiled, options)) as pool:
         waiting = iter(sorted(range(len(units)), key=lambda i: -units[i].cost))
         running = {pool.submit(_scan_in_worker, units[i]): i for i in islice(waiting, 2 * jobs)}

@@ -26,11 +26,12 @@ from scanner.model import Event, LogSource, RuleInfo
 from scanner.rules.load import CompiledRule, CompiledRules
 
 GroupFunction = Callable[[dict[str, Any], str, str, Any], list[int]]
+RuleFunction = Callable[[dict[str, Any], str, str], bool]
 Origins = tuple[tuple[tuple[LogSource, ...], frozenset[str]], ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class Group:
     """The rules of one logsource and their generated function."""
 
     logsource: LogSource
@@ -61,6 +62,20 @@ def _namespace() -> dict[str, Any]:
     return {**names, "ip_network": ipaddress.ip_network}
 
 
+def rule_functions(rules: Iterable[CompiledRule]) -> dict[int, RuleFunction]:
+    """One function ``(f, raw, lraw) -> bool`` per rule key: each rule's generated
+    expression alone (for an engine that evaluates rules one at a time)."""
+    lines: list[str] = []
+    names: dict[int, str] = {}
+    for rule in rules:
+        lines += [f"{const} = {source}" for const, source in rule.code.constants]
+        names[rule.key] = f"_rule_{rule.key}"
+        lines.append(f"def _rule_{rule.key}(f, raw, lraw): return bool({rule.code.expression})")
+    namespace = _namespace()
+    exec(compile("\n".join(lines) + "\n", "<logsigma rules>", "exec"), namespace)
+    return {key: namespace[name] for key, name in names.items()}
+
+
 class Matcher:
     """All rules of a rule set, compiled; hands out cached per-logsource :class:`Plan`s."""
 
@@ -73,7 +88,7 @@ class Matcher:
         namespace = _namespace()
         exec(compile(generate_source((n, r) for n, _, r in named), "<logsigma rules>", "exec"),
              namespace)
-        self._groups = tuple(_Group(ls, rules, namespace[n]) for n, ls, rules in named)
+        self._groups = tuple(Group(ls, rules, namespace[n]) for n, ls, rules in named)
         self._prefilter = prefilter
         self._plans: dict[tuple[frozenset[LogSource], Origins], Plan] = {}
 
@@ -91,7 +106,7 @@ class Matcher:
             reach = base.union(*(sources for sources, _ in origins))
             groups = tuple(g for g in self._groups if g.logsource.applies_to(reach))
 
-            def literals(group: _Group, rule: CompiledRule) -> frozenset[str] | None:
+            def literals(group: Group, rule: CompiledRule) -> frozenset[str] | None:
                 if rule.literals is not None or group.logsource.applies_to(base):
                     return rule.literals
                 return frozenset().union(*(found for sources, found in origins
@@ -104,8 +119,8 @@ class Matcher:
 class Plan:
     """The rules for one set of logsources: prefilter, then evaluation."""
 
-    def __init__(self, groups: tuple[_Group, ...], prefilter: bool,
-                 literals: Callable[[_Group, CompiledRule], frozenset[str] | None]) -> None:
+    def __init__(self, groups: tuple[Group, ...], prefilter: bool,
+                 literals: Callable[[Group, CompiledRule], frozenset[str] | None]) -> None:
         self._groups = groups
         rules = [rule for group in groups for rule in group.rules]
         self.rules: tuple[RuleInfo, ...] = tuple(rule.info for rule in rules)
@@ -117,9 +132,13 @@ class Plan:
         self._filtered_keys = [rule.key for rule in filtered]
         self._literals = [required[rule.key] for rule in filtered]
         self._index = LiteralIndex(self._literals)  # type: ignore[arg-type]
+        #: per rule key in plan order, the literals one of which makes it a candidate
+        #: (``None``: always one)
+        self.required: dict[int, frozenset[str] | None] = {
+            rule.key: required[rule.key] if prefilter else None for rule in rules}
         self._finder: LiteralFinder | None = None
-        self._by_sources: dict[tuple[LogSource, ...], tuple[_Group, ...]] = {}
-        self._last: tuple[tuple[LogSource, ...] | None, tuple[_Group, ...]] = (None, ())
+        self._by_sources: dict[tuple[LogSource, ...], tuple[Group, ...]] = {}
+        self._last: tuple[tuple[LogSource, ...] | None, tuple[Group, ...]] = (None, ())
 
     def candidates(self, text: str) -> frozenset[int] | set[int] | None:
         """Keys of the rules that may match ``text`` (falsy: none can)."""
@@ -138,17 +157,24 @@ class Plan:
                 self._finder = LiteralFinder(literals)
         return self._finder
 
+    def groups_for(self, sources: tuple[LogSource, ...]) -> tuple[Group, ...]:
+        """The groups of rules whose logsource applies to an event of ``sources``, in plan order."""
+        if sources is self._last[0]:  # the events of a file share a few tuples: no hashing
+            return self._last[1]
+        groups = self._by_sources.get(sources)
+        if groups is None:
+            groups = tuple(g for g in self._groups if g.logsource.applies_to(sources))
+            self._by_sources[sources] = groups
+        self._last = (sources, groups)
+        return groups
+
+    def info(self, key: int) -> RuleInfo:
+        """The metadata of the rule of ``key``."""
+        return self._info[key]
+
     def match(self, event: Event, candidates: object) -> list[RuleInfo]:
         """The candidate rules that match ``event`` and whose logsource applies to it."""
-        sources = event.logsources
-        if sources is self._last[0]:  # the events of a file share a few tuples: no hashing
-            groups = self._last[1]
-        else:
-            groups = self._by_sources.get(sources)
-            if groups is None:
-                groups = tuple(g for g in self._groups if g.logsource.applies_to(sources))
-                self._by_sources[sources] = groups
-            self._last = (sources, groups)
+        groups = self.groups_for(event.logsources)
         lraw = event.raw.lower()
         return [self._info[key] for group in groups
                 for key in group.function(event.fields, event.raw, lraw, candidates)]

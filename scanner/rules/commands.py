@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from scanner.columnar.expressions import rule_exprs
 from scanner.errors import Problems
 from scanner.integrity import INTEGRITY
 from scanner.model import LogSource, RuleInfo
@@ -73,7 +74,13 @@ def check_command(args: argparse.Namespace) -> int:
     for p in problems:
         if p.kind != SKIP_KIND:
             print(f"logsigma: {p}", file=sys.stderr)
-    print(f"\n{len(rules)} loaded, {len(skipped)} skipped")
+    _, reference_only = rule_exprs(compiled.compiled)
+    if reference_only:
+        print()
+        print(tabulate(sorted((rule_id, reason) for rule_id, reason in reference_only.items()),
+                       headers=("rule run by reference code in --engine columnar", "reason")))
+    print(f"\n{len(rules)} loaded, {len(skipped)} skipped, "
+          f"{len(reference_only)} without a columnar form (run as reference code)")
     return 1 if skipped else 0
 
 

@@ -1,0 +1,1 @@
+"""The columnar engine: rules evaluated on batches of events as Polars columns."""
