@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from scanner.correlate.shard import Shard
 from scanner.correlate.windows import Tracker
@@ -31,6 +31,7 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 __all__ = ["correlate", "correlate_keyed", "fields_read", "output_order", "plan"]
 
 Ready = tuple[tuple[SortKey, str], int, Hit]  # (output order, tie, hit)
+Planner = Callable[[Sequence[CorrelationSpec], Problems], list[Tracker]]
 _ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
 _UNDATED = -math.inf  # the instant in the sort key of a hit without a timestamp
 
@@ -43,12 +44,13 @@ def correlate(hits: Iterable[AnyHit], specs: Sequence[CorrelationSpec],
 
 
 def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
-                    problems: Problems,
-                    shard: Shard | None = None) -> Iterator[tuple[SortKey, Hit]]:
+                    problems: Problems, shard: Shard | None = None,
+                    planner: Planner | None = None) -> Iterator[tuple[SortKey, Hit]]:
     """:func:`correlate` over ``(sort key, hit)`` pairs (in key order), yielding pairs in
     :func:`output_order`; with a ``shard``, only the hits of that partition's groups (for
-    specs without chains: scanner.correlate.partition)."""
-    trackers = plan(specs, problems)
+    specs without chains: scanner.correlate.partition). ``planner`` makes the trackers
+    (default :func:`plan`; scanner.correlate.columnar swaps some for columnar ones)."""
+    trackers = (planner or plan)(specs, problems)
     if not trackers:
         return
     for tracker in trackers:
