@@ -16,7 +16,7 @@ from scanner.normalize.timestamps import parse_tz
 from scanner.resources import bundled_rules_dir
 
 #: The matching engines ``--engine`` chooses from; the first is the default.
-ENGINES = ("reference",)
+ENGINES = ("reference", "columnar")
 
 
 @dataclass(frozen=True, slots=True)

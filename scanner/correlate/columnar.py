@@ -54,6 +54,7 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 __all__ = ["BATCH_ROWS", "ColumnarTracker", "columnar_plan", "correlate_columnar"]
 
 BATCH_ROWS = 50_000  # rows a tracker buffers before evaluating them (at least its carry)
+HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespan
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
@@ -124,13 +125,14 @@ class Batch:
     """One evaluation's rows as columns, sorted by group then arrival.
 
     ``frame`` has ``rid`` (the row's index in ``rows``), ``gid``, ``e`` (epoch) and the
-    measure's inputs; ``keys[gid]`` is the group key; ``s`` the window start of each
-    position, once known."""
+    measure's inputs; ``keys[gid]`` is a group key; ``rid[position]`` and
+    ``position[rid]`` map between rows and positions."""
 
     rows: list[Row]
     keys: list[tuple[Any, ...]]
     frame: pl.DataFrame
     rid: list[int] = field(default_factory=list)
+    position: list[int] = field(default_factory=list)
 
     def hit(self, position: int) -> AnyHit:
         return self.rows[self.rid[position]][4]
@@ -144,8 +146,8 @@ class ColumnarTracker(Tracker):
     """A :class:`~scanner.correlate.windows.Tracker` for a correlation off any chain,
     evaluated a batch of rows at a time (see the module docstring).
 
-    Results are known up to a batch late, so the tracker holds its results a further
-    ``timespan`` (``lag``) and asks the engine to advance it (``due``) before a pending
+    Results are known up to a batch late, so the engine holds its results ``hold``
+    longer (``lag``), and the tracker asks to be advanced (``due``) before a pending
     result could be released out of order."""
 
     def __init__(self, spec: CorrelationSpec) -> None:
@@ -157,7 +159,12 @@ class ColumnarTracker(Tracker):
 
     @property
     def lag(self) -> float:
-        return self.delay + 2 * self.span
+        return self.delay + self.span + self.hold
+
+    @property
+    def hold(self) -> float:
+        """How long (stream time) a row may wait to be evaluated."""
+        return max(self.span, HOLD_SECONDS)
 
     def push(self, hit: AnyHit, epoch: float | None) -> None:
         """Take a hit (in time order: a columnar tracker has no upstream correlation)."""
@@ -171,7 +178,7 @@ class ColumnarTracker(Tracker):
         if admitted is None:
             return
         if not self.buffer:
-            self.due = min(self.due, epoch + 2 * self.span)
+            self.due = min(self.due, epoch + self.span + self.hold)
         key, value, refs = admitted
         self.buffer.append((epoch, key, value, refs, hit))
 
@@ -202,7 +209,7 @@ class ColumnarTracker(Tracker):
         pending = [b.epoch for b in self.bursts.values()]
         for rows in (self.buffer, [] if self.sliding else self.carry):
             pending.extend(row[0] for row in rows[:1])
-        return min(pending, default=math.inf) + 2 * self.span
+        return min(pending, default=math.inf) + self.span + self.hold
 
     def _batch(self, rows: list[Row]) -> Batch:
         """The columns of ``rows`` this tracker's measure reads."""
@@ -223,6 +230,7 @@ class ColumnarTracker(Tracker):
                  .sort("gid", maintain_order=True))
         batch = Batch(rows, list(groups), frame)
         batch.rid = frame["rid"].to_list()
+        batch.position = frame["rid"].arg_sort().to_list()
         return batch
 
     def _measure(self, batch: Batch, s: pl.Series) -> tuple[Measured, pl.Series]:
@@ -266,13 +274,11 @@ class ColumnarTracker(Tracker):
             return exact.__getitem__, holds
         prefix = pl.Series(sums, dtype=pl.Int128)
         total = prefix.gather(pos + 1) - prefix.gather(s)
-        if average:  # total / (scale * count) op count  <=>  total * den op num * count
-            holds = _integer_compare(self.op, total * threshold.denominator,
-                                     count.cast(pl.Int128) * threshold.numerator)
-        else:
-            holds = _integer_compare(self.op, total * threshold.denominator,
-                                     pl.repeat(threshold.numerator, len(pos), dtype=pl.Int128,
-                                               eager=True))
+        # total / (scale * [count]) op threshold / scale  <=>  total * den op num * [count]
+        left = pl.lit(total) * pl.lit(threshold.denominator, dtype=pl.Int128)
+        right = pl.lit(threshold.numerator, dtype=pl.Int128)
+        holds = pl.select(COMPARISONS[self.op](
+            left, right * pl.lit(count).cast(pl.Int128) if average else right)).to_series()
         totals, counts = total.to_list(), count.to_list()
         return (lambda p: Fraction(totals[p], scale * (counts[p] if average else 1))), holds
 
@@ -284,19 +290,30 @@ class ColumnarTracker(Tracker):
             s = _first_at(frame["gid"], frame["e"], frame["e"] - self.span, "left")
             value, holds = self._measure(batch, s)
             fire = holds & (frame["rid"] >= old)
-            self._bursts(batch, s, value, fire)
+            # A group lives (the reference's Group, whose key its hits show) from a row
+            # with no other of its group in the window before it, as long as it has rows.
+            pos = pl.int_range(0, frame.height, dtype=pl.Int64, eager=True)
+            run = pl.select(pl.when(s == pos).then(pos).otherwise(-1).cum_max()).to_series()
+            shown = [rows[batch.rid[r]][1] for r in run.to_list()]
+            self._bursts(batch, s, value, fire, shown)
         for key, burst in list(self.bursts.items()):
             if burst.epoch + self.span < bound:
                 self._emit_burst(burst)
                 del self.bursts[key]
         start = min([bound - self.span, *(b.epoch for b in self.bursts.values())])
         first = bisect.bisect_left(rows, start, key=lambda row: row[0])
+        if len(rows) > old:  # kept rows carry their group's key (carried ones already do)
+            for n in range(max(first, old), len(rows)):
+                e, _, v, refs, hit = rows[n]
+                rows[n] = (e, shown[batch.position[n]], v, refs, hit)
         self.carry = rows[first:]
         for burst in self.bursts.values():
             burst.carried -= first
 
-    def _bursts(self, batch: Batch, s: pl.Series, value: Measured, fire: pl.Series) -> None:
-        """Cut the firing positions into bursts and fold them into the open ones."""
+    def _bursts(self, batch: Batch, s: pl.Series, value: Measured, fire: pl.Series,
+                shown: list[tuple[Any, ...]]) -> None:
+        """Cut the firing positions into bursts and fold them into the open ones; a new
+        burst shows the group key of its first firing's position in ``shown``."""
         frame = batch.frame.with_row_index("pos").with_columns(pl.col("pos").cast(pl.Int64))
         if isinstance(value, pl.Series):
             frame = frame.with_columns(value=value)
@@ -317,7 +334,6 @@ class ColumnarTracker(Tracker):
                 .agg(pl.col("gid").first(), pl.col("new").first(), pl.col("pos").first().alias("at"),
                      pl.col("pos").last().alias("last"), peak)
                 .drop("cut"))
-        inverse = batch.frame["rid"].arg_sort().to_list()
         starts = s.to_list()
         pending: OpenBurst | None = None
         for group, fresh, at, last, top in cuts.iter_rows():
@@ -333,12 +349,12 @@ class ColumnarTracker(Tracker):
                 if key in self.bursts:
                     self._emit_burst(self.bursts.pop(key))
                 begin = starts[at]
-                pending = OpenBurst(key, batch.hit(begin).timestamp, batch.hit(last),  # type: ignore[arg-type]
+                pending = OpenBurst(shown[at], batch.hit(begin).timestamp, batch.hit(last),  # type: ignore[arg-type]
                                     0.0, top, Listing())
                 pending.listing.extend(batch.where, begin, last - begin + 1)
             else:
                 pending = self.bursts.pop(key)
-                after = inverse[pending.carried] + 1
+                after = batch.position[pending.carried] + 1
                 pending.listing.extend(batch.where, after, last - after + 1)
                 pending.peak = max(pending.peak, top)
                 pending.last = batch.hit(last)
@@ -373,7 +389,6 @@ class ColumnarTracker(Tracker):
         ends = begins.shift(-1, fill_value=True)
         span = timedelta(seconds=self.span)
         starts_of = s.to_list()
-        groups = frame["gid"].to_list()
         lookup = value.to_list().__getitem__ if isinstance(value, pl.Series) else value
         for end in (ends & closed & holds).arg_true().to_list():
             begin = starts_of[end]
@@ -381,7 +396,7 @@ class ColumnarTracker(Tracker):
             listing.extend(batch.where, begin, end - begin + 1)
             first = batch.hit(begin).timestamp
             self.emitted.append(correlation_hit(
-                self, tuple(zip(self.spec.group_by, batch.keys[groups[end]])),
+                self, tuple(zip(self.spec.group_by, batch.rows[batch.rid[begin]][1])),
                 first, first + span, batch.where(end), lookup(end),  # type: ignore[operator]
                 listing.listed(), listing.total))
         kept = sorted(frame["rid"].filter(~closed).to_list())
@@ -457,6 +472,3 @@ def _truth(node: ExpressionNode, present: Callable[[str], pl.Series]) -> pl.Seri
         combined = combined & part if isinstance(node, CorrelationConditionAND) else combined | part
     return combined
 
-
-def _integer_compare(op: str, left: pl.Series, right: pl.Series) -> pl.Series:
-    return COMPARISONS[op](left.cast(pl.Int128), right.cast(pl.Int128))
