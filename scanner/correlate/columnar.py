@@ -33,18 +33,27 @@ reference trackers. The result is the reference's, hit for hit (tests/test_colum
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from itertools import accumulate
+from itertools import accumulate, islice
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
-from scanner.correlate.engine import correlate_keyed, plan
+from scanner.correlate.engine import (
+    _ORDER,
+    Ready,
+    _release,
+    correlate_keyed,
+    output_order,
+    plan,
+)
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
 from scanner.correlate.shard import Shard
 from scanner.correlate.windows import CONTRIBUTOR_CAP, NUMERIC_TYPES, Tracker, correlation_hit
@@ -54,12 +63,14 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 __all__ = ["BATCH_ROWS", "ColumnarTracker", "columnar_plan", "correlate_columnar"]
 
 BATCH_ROWS = 50_000  # rows a tracker buffers before evaluating them (at least its carry)
+CHUNK_HITS = 4_096  # input hits the columnar driver hands its trackers at a time
 HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespan
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
 Row = tuple[float, tuple[Any, ...], Any, tuple[str, ...], AnyHit]  # epoch, key, value, refs, hit
 Where = tuple[str, int]
+_WHERE = attrgetter("source", "line")  # a hit's (source, line)
 Measured = pl.Series | Callable[[int], Fraction]  # a measure per position
 
 
@@ -67,8 +78,37 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
                        problems: Problems,
                        shard: Shard | None = None) -> Iterator[tuple[SortKey, Hit]]:
     """:func:`~scanner.correlate.engine.correlate_keyed`, its trackers columnar where
-    :func:`columnar_plan` can make them so; the same hits in the same order."""
-    return correlate_keyed(hits, specs, problems, shard, planner=columnar_plan)
+    :func:`columnar_plan` can make them so; the same hits in the same order. When every
+    tracker is columnar, hits go to them :data:`CHUNK_HITS` at a time, not through the
+    engine's per-hit loop."""
+    trackers = columnar_plan(specs, problems)
+    if not all(type(t) is ColumnarTracker for t in trackers):
+        yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
+        return
+    if not trackers:
+        return
+    ready: list[Ready] = []
+    lag = max(t.lag for t in trackers)
+    clock = -math.inf
+    source = iter(hits)
+    while chunk := list(islice(source, CHUNK_HITS)):
+        clock = max(clock, chunk[-1][0][0])
+        for tracker in trackers:
+            tracker.shard = shard
+            tracker.take(chunk, clock)
+            if clock > tracker.due:
+                _queue(tracker.advance(clock), ready)
+        yield from _release(ready, clock - lag)
+    for tracker in trackers:
+        _queue(tracker.advance(math.inf), ready)
+    yield from _release(ready, math.inf)
+    for tracker in trackers:
+        tracker.report(problems)
+
+
+def _queue(found: Sequence[Hit], ready: list[Ready]) -> None:
+    for hit in found:
+        heapq.heappush(ready, (output_order((hit.sort_key(), hit)), next(_ORDER), hit))
 
 
 def columnar_plan(specs: Sequence[CorrelationSpec], problems: Problems) -> list[Tracker]:
@@ -94,12 +134,12 @@ class Listing:
     tail: deque[Where] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
     total: int = 0
 
-    def extend(self, where: Callable[[int], Where], start: int, count: int) -> None:
-        """Add the ``count`` rows from position ``start`` on, placed by ``where``."""
+    def extend(self, wheres: Callable[[range], list[Where]], start: int, count: int) -> None:
+        """Add the ``count`` rows from position ``start`` on, placed by ``wheres``."""
         room = min(CONTRIBUTOR_CAP - len(self.head), count)
-        self.head.extend(map(where, range(start, start + room)))
+        self.head.extend(wheres(range(start, start + room)))
         later = min(count - room, CONTRIBUTOR_CAP)
-        self.tail.extend(map(where, range(start + count - later, start + count)))
+        self.tail.extend(wheres(range(start + count - later, start + count)))
         self.total += count
 
     def listed(self) -> tuple[Where, ...]:
@@ -137,9 +177,10 @@ class Batch:
     def hit(self, position: int) -> AnyHit:
         return self.rows[self.rid[position]][4]
 
-    def where(self, position: int) -> Where:
-        hit = self.hit(position)
-        return hit.source, hit.line
+    def wheres(self, positions: range) -> list[Where]:
+        """The (source, line) of the hits at ``positions``."""
+        rows, rid = self.rows, self.rid
+        return [_WHERE(rows[rid[p]][4]) for p in positions]
 
 
 class ColumnarTracker(Tracker):
@@ -156,6 +197,7 @@ class ColumnarTracker(Tracker):
         self.buffer: list[Row] = []
         self.carry: list[Row] = []  # rows still inside a window, in arrival order
         self.bursts: dict[tuple[Any, ...], OpenBurst] = {}
+        self.routed: dict[str, tuple[str | None, bool]] = {}  # by rule id: (name, referenced)
 
     @property
     def lag(self) -> float:
@@ -181,6 +223,30 @@ class ColumnarTracker(Tracker):
             self.due = min(self.due, epoch + self.span + self.hold)
         key, value, refs = admitted
         self.buffer.append((epoch, key, value, refs, hit))
+
+    def take(self, chunk: list[Keyed], clock: float) -> None:
+        """Take the hits of ``chunk`` (in time order, the latest dated ``clock``) that
+        reference this tracker's rules, as :meth:`push` takes one."""
+        routed, buffer, admit, refs = self.routed, self.buffer, self._admit, self.refs
+        for key, hit in chunk:
+            rule = hit.rule
+            route = routed.get(rule.id)
+            if route is None or route[0] != rule.name:
+                route = routed[rule.id] = (rule.name, rule.id in refs or rule.name in refs)
+            if not route[1]:
+                continue
+            epoch = key[0]
+            if epoch == -math.inf:
+                self.skipped["untimed"] += 1
+                continue
+            admitted = admit(hit)
+            if admitted is not None:
+                buffer.append((epoch, *admitted, hit))
+        self.boundary = clock
+        if len(buffer) >= max(BATCH_ROWS, len(self.carry)):
+            self._evaluate(clock)
+        elif buffer:
+            self.due = min(self.due, buffer[0][0] + self.span + self.hold)
 
     def advance(self, boundary: float) -> Sequence[Hit]:
         """Evaluate what is buffered; return the hits completed before ``boundary``."""
@@ -294,7 +360,11 @@ class ColumnarTracker(Tracker):
             # with no other of its group in the window before it, as long as it has rows.
             pos = pl.int_range(0, frame.height, dtype=pl.Int64, eager=True)
             run = pl.select(pl.when(s == pos).then(pos).otherwise(-1).cum_max()).to_series()
-            shown = [rows[batch.rid[r]][1] for r in run.to_list()]
+            runs = run.to_list()
+
+            def shown(position: int) -> tuple[Any, ...]:
+                return rows[batch.rid[runs[position]]][1]
+
             self._bursts(batch, s, value, fire, shown)
         for key, burst in list(self.bursts.items()):
             if burst.epoch + self.span < bound:
@@ -302,18 +372,22 @@ class ColumnarTracker(Tracker):
                 del self.bursts[key]
         start = min([bound - self.span, *(b.epoch for b in self.bursts.values())])
         first = bisect.bisect_left(rows, start, key=lambda row: row[0])
-        if len(rows) > old:  # kept rows carry their group's key (carried ones already do)
-            for n in range(max(first, old), len(rows)):
+        if len(rows) > old:  # a group's first kept row holds the key its group shows
+            firsts = (batch.frame.filter(pl.col("rid") >= first)
+                      .group_by("gid").agg(pl.col("rid").min())["rid"].to_list())
+            for n in firsts:
                 e, _, v, refs, hit = rows[n]
-                rows[n] = (e, shown[batch.position[n]], v, refs, hit)
+                rows[n] = (e, shown(batch.position[n]), v, refs, hit)
+        else:  # nothing new: keep the carry whole, whose first rows hold their groups' keys
+            first = 0
         self.carry = rows[first:]
         for burst in self.bursts.values():
             burst.carried -= first
 
     def _bursts(self, batch: Batch, s: pl.Series, value: Measured, fire: pl.Series,
-                shown: list[tuple[Any, ...]]) -> None:
+                shown: Callable[[int], tuple[Any, ...]]) -> None:
         """Cut the firing positions into bursts and fold them into the open ones; a new
-        burst shows the group key of its first firing's position in ``shown``."""
+        burst shows the group key ``shown`` at its first firing."""
         frame = batch.frame.with_row_index("pos").with_columns(pl.col("pos").cast(pl.Int64))
         if isinstance(value, pl.Series):
             frame = frame.with_columns(value=value)
@@ -322,9 +396,11 @@ class ColumnarTracker(Tracker):
             return
         gid, e = frame["gid"], frame["e"]
         first = gid != gid.shift(1, fill_value=-1)
-        open_at = {g: self.bursts[batch.keys[g]].epoch for g in gid.filter(first).to_list()
-                   if batch.keys[g] in self.bursts}
-        carried = pl.Series([open_at.get(g) for g in gid.to_list()], dtype=pl.Float64)
+        opened = [(g, self.bursts[batch.keys[g]].epoch) for g in gid.filter(first).to_list()
+                  if batch.keys[g] in self.bursts]
+        carried = frame.select("gid").join(
+            pl.DataFrame(opened, schema={"gid": gid.dtype, "open": pl.Float64}, orient="row"),
+            on="gid", how="left", maintain_order="left")["open"]
         new = pl.select(pl.when(first).then(carried.is_null() | (carried + self.span < e))
                         .otherwise(e.shift(1) + self.span < e)).to_series()
         peak = (pl.col("value").max() if isinstance(value, pl.Series)
@@ -349,13 +425,13 @@ class ColumnarTracker(Tracker):
                 if key in self.bursts:
                     self._emit_burst(self.bursts.pop(key))
                 begin = starts[at]
-                pending = OpenBurst(shown[at], batch.hit(begin).timestamp, batch.hit(last),  # type: ignore[arg-type]
+                pending = OpenBurst(shown(at), batch.hit(begin).timestamp, batch.hit(last),  # type: ignore[arg-type]
                                     0.0, top, Listing())
-                pending.listing.extend(batch.where, begin, last - begin + 1)
+                pending.listing.extend(batch.wheres, begin, last - begin + 1)
             else:
                 pending = self.bursts.pop(key)
                 after = batch.position[pending.carried] + 1
-                pending.listing.extend(batch.where, after, last - after + 1)
+                pending.listing.extend(batch.wheres, after, last - after + 1)
                 pending.peak = max(pending.peak, top)
                 pending.last = batch.hit(last)
             pending.carried = batch.rid[last]
@@ -393,11 +469,11 @@ class ColumnarTracker(Tracker):
         for end in (ends & closed & holds).arg_true().to_list():
             begin = starts_of[end]
             listing = Listing()
-            listing.extend(batch.where, begin, end - begin + 1)
+            listing.extend(batch.wheres, begin, end - begin + 1)
             first = batch.hit(begin).timestamp
             self.emitted.append(correlation_hit(
                 self, tuple(zip(self.spec.group_by, batch.rows[batch.rid[begin]][1])),
-                first, first + span, batch.where(end), lookup(end),  # type: ignore[operator]
+                first, first + span, _WHERE(batch.hit(end)), lookup(end),  # type: ignore[operator]
                 listing.listed(), listing.total))
         kept = sorted(frame["rid"].filter(~closed).to_list())
         self.carry = [rows[r] for r in kept]
