@@ -50,6 +50,7 @@ from scanner.correlate.engine import (
     _ORDER,
     Ready,
     _release,
+    _targets,
     correlate_keyed,
     output_order,
     plan,
@@ -87,15 +88,31 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
         return
     if not trackers:
         return
+    routes: dict[str, list[Tracker]] = {}
+    for tracker in trackers:
+        tracker.shard = shard
+        for ref in tracker.refs:
+            routes.setdefault(ref, []).append(tracker)
+    known: dict[str, tuple[str | None, list[list[Keyed]]]] = {}  # by rule id: name, inputs
+    inputs: list[list[Keyed]] = [[] for _ in trackers]
+    slot = {id(tracker): inputs[n] for n, tracker in enumerate(trackers)}
     ready: list[Ready] = []
     lag = max(t.lag for t in trackers)
     clock = -math.inf
     source = iter(hits)
     while chunk := list(islice(source, CHUNK_HITS)):
         clock = max(clock, chunk[-1][0][0])
-        for tracker in trackers:
-            tracker.shard = shard
-            tracker.take(chunk, clock)
+        for pair in chunk:  # each hit to the trackers referencing its rule
+            rule = pair[1].rule
+            cached = known.get(rule.id)
+            if cached is None or cached[0] != rule.name:
+                cached = known[rule.id] = (rule.name, [slot[id(t)] for t in
+                                                       _targets(pair[1], routes)])
+            for taken in cached[1]:
+                taken.append(pair)
+        for tracker, taken in zip(trackers, inputs):
+            tracker.take(taken, clock)
+            taken.clear()
             if clock > tracker.due:
                 _queue(tracker.advance(clock), ready)
         yield from _release(ready, clock - lag)
@@ -197,7 +214,6 @@ class ColumnarTracker(Tracker):
         self.buffer: list[Row] = []
         self.carry: list[Row] = []  # rows still inside a window, in arrival order
         self.bursts: dict[tuple[Any, ...], OpenBurst] = {}
-        self.routed: dict[str, tuple[str | None, bool]] = {}  # by rule id: (name, referenced)
 
     @property
     def lag(self) -> float:
@@ -224,17 +240,11 @@ class ColumnarTracker(Tracker):
         key, value, refs = admitted
         self.buffer.append((epoch, key, value, refs, hit))
 
-    def take(self, chunk: list[Keyed], clock: float) -> None:
-        """Take the hits of ``chunk`` (in time order, the latest dated ``clock``) that
-        reference this tracker's rules, as :meth:`push` takes one."""
-        routed, buffer, admit, refs = self.routed, self.buffer, self._admit, self.refs
-        for key, hit in chunk:
-            rule = hit.rule
-            route = routed.get(rule.id)
-            if route is None or route[0] != rule.name:
-                route = routed[rule.id] = (rule.name, rule.id in refs or rule.name in refs)
-            if not route[1]:
-                continue
+    def take(self, taken: list[Keyed], clock: float) -> None:
+        """Take hits of the referenced rules (in time order; the stream is at ``clock``),
+        as :meth:`push` takes one."""
+        buffer, admit = self.buffer, self._admit
+        for key, hit in taken:
             epoch = key[0]
             if epoch == -math.inf:
                 self.skipped["untimed"] += 1
