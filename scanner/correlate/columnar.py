@@ -190,14 +190,17 @@ class Batch:
     frame: pl.DataFrame
     rid: list[int] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
+    placed: list[Where] = field(default_factory=list)  # by rid, made when first asked
 
     def hit(self, position: int) -> AnyHit:
         return self.rows[self.rid[position]][4]
 
     def wheres(self, positions: range) -> list[Where]:
         """The (source, line) of the hits at ``positions``."""
-        rows, rid = self.rows, self.rid
-        return [_WHERE(rows[rid[p]][4]) for p in positions]
+        if not self.placed:  # read in arrival order, where the hits lie close in memory
+            self.placed = [_WHERE(row[4]) for row in self.rows]
+        placed, rid = self.placed, self.rid
+        return [placed[rid[p]] for p in positions]
 
 
 class ColumnarTracker(Tracker):
