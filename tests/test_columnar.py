@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from scanner.cli import main
-from scanner.correlate import columnar
+from scanner.correlate import columnar, partition
 from scanner.correlate.columnar import ColumnarTracker, correlate_columnar
 from scanner.correlate.engine import correlate_keyed
 from scanner.correlate.partition import merge_parts
@@ -33,6 +33,7 @@ from scanner.report.jsonl import write_jsonl
 from conftest import FIXTURES
 from test_correlate import FAIL, OK, RANDOM_SPECS, SUDO, hit, random_stream, rule, spec
 from test_correlate_partition import SPECS as PARTITION_SPECS, keyed, mixed_stream
+from test_hitruns import scan_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -185,6 +186,13 @@ def test_state_stays_bounded_over_a_long_stream(monkeypatch: pytest.MonkeyPatch)
                      hit(FAIL, n / 2).timestamp.timestamp())  # type: ignore[union-attr]
         peak = max(peak, tracker.state_size())
     assert peak <= 2 * (2 * 60 + 2) + 7
+
+
+def test_partitions_in_helper_processes_correlate_by_the_chosen_engine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partition, "PARTITION_HITS", 1)  # partition even the demo's hits
+    reference = scan_bytes(tmp_path, "reference", "jsonl", "1")
+    assert scan_bytes(tmp_path, "columnar", "jsonl", "2", "--engine", "columnar") == reference
 
 
 def scans(tree: Path, tmp_path: Path, jobs: int) -> dict[str, bytes]:

@@ -41,19 +41,19 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from itertools import accumulate, islice
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
 from scanner.correlate.engine import (
-    _ORDER,
+    TIE,
     Ready,
-    _release,
-    _targets,
     correlate_keyed,
     output_order,
     plan,
+    release,
+    targets_of,
 )
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
 from scanner.correlate.shard import Shard
@@ -85,9 +85,14 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
     trackers = columnar_plan(specs, problems)
     if not all(type(t) is ColumnarTracker for t in trackers):
         yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
-        return
-    if not trackers:
-        return
+    elif trackers:
+        yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
+
+
+def _drive(hits: Iterable[Keyed], trackers: list[ColumnarTracker], problems: Problems,
+           shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
+    """The engine's pass for columnar trackers only: each chunk's hits routed to them at
+    once, results released in output order once no later result can precede them."""
     routes: dict[str, list[Tracker]] = {}
     for tracker in trackers:
         tracker.shard = shard
@@ -107,7 +112,7 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
             cached = known.get(rule.id)
             if cached is None or cached[0] != rule.name:
                 cached = known[rule.id] = (rule.name, [slot[id(t)] for t in
-                                                       _targets(pair[1], routes)])
+                                                       targets_of(pair[1], routes)])
             for taken in cached[1]:
                 taken.append(pair)
         for tracker, taken in zip(trackers, inputs):
@@ -115,17 +120,17 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
             taken.clear()
             if clock > tracker.due:
                 _queue(tracker.advance(clock), ready)
-        yield from _release(ready, clock - lag)
+        yield from release(ready, clock - lag)
     for tracker in trackers:
         _queue(tracker.advance(math.inf), ready)
-    yield from _release(ready, math.inf)
+    yield from release(ready, math.inf)
     for tracker in trackers:
         tracker.report(problems)
 
 
 def _queue(found: Sequence[Hit], ready: list[Ready]) -> None:
     for hit in found:
-        heapq.heappush(ready, (output_order((hit.sort_key(), hit)), next(_ORDER), hit))
+        heapq.heappush(ready, (output_order((hit.sort_key(), hit)), next(TIE), hit))
 
 
 def columnar_plan(specs: Sequence[CorrelationSpec], problems: Problems) -> list[Tracker]:

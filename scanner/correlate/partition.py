@@ -18,6 +18,7 @@ the single pass's whatever ``P`` is.
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
@@ -59,11 +60,14 @@ def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
 def helpers(hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
             engine: str = "reference") -> Iterator[list[Future[Runs]]]:
     """Partitions ``1..parts-1`` of the correlation of ``hits`` by ``engine``, running in
-    worker processes during the block (none when ``parts`` is 1)."""
+    worker processes during the block (none when ``parts`` is 1). The columnar engine's
+    processes are started by a fork server: a process forked while Polars' threads hold
+    its locks deadlocks in its first Polars call."""
     if parts < 2:
         yield []
         return
-    with ProcessPoolExecutor(max_workers=parts - 1, initializer=init_process,
+    context = multiprocessing.get_context("forkserver" if engine == "columnar" else None)
+    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=context, initializer=init_process,
                              initargs=(spill_directory(), _remember, specs, engine)) as pool:
         futures = [pool.submit(correlate_part, hits, part, parts) for part in range(1, parts)]
         try:
