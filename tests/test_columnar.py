@@ -195,13 +195,13 @@ def test_partitions_in_helper_processes_correlate_by_the_chosen_engine(
     assert scan_bytes(tmp_path, "columnar", "jsonl", "2", "--engine", "columnar") == reference
 
 
-def scans(tree: Path, tmp_path: Path, jobs: int) -> dict[str, bytes]:
+def scans(tree: Path, tmp_path: Path, jobs: int, *options: str) -> dict[str, bytes]:
     """The JSONL bytes of ``logsigma scan`` of ``tree`` by each engine."""
     outputs = {}
     for engine in ("reference", "columnar"):
         out = tmp_path / f"{engine}.jsonl"
         assert main(["scan", str(tree), "-q", "--jobs", str(jobs), "-f", "jsonl", "-o", str(out),
-                     "--engine", engine]) in (0, 1)
+                     "--engine", engine, *options]) in (0, 1)
         outputs[engine] = out.read_bytes()
     return outputs
 
@@ -218,5 +218,12 @@ def test_scans_of_generated_bench_trees_are_byte_identical(worst: bool, tmp_path
     tree = tmp_path / "log"
     generate.generate(tree, 3_000_000, seed=11, worst=worst)
     outputs = scans(tree, tmp_path, 2)
+    assert outputs["columnar"] == outputs["reference"]
+    assert b'"window_start"' in outputs["reference"]
+
+
+def test_scans_of_the_corpus_logs_with_every_corpus_rule_are_byte_identical(
+        corpus: Path, tmp_path: Path) -> None:
+    outputs = scans(corpus / "logs", tmp_path, 2, "--rules", str(corpus / "sigmahq"))
     assert outputs["columnar"] == outputs["reference"]
     assert b'"window_start"' in outputs["reference"]
