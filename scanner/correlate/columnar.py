@@ -2,19 +2,24 @@
 
 :func:`correlate_columnar` is :func:`~scanner.correlate.engine.correlate_keyed` with a
 :class:`ColumnarTracker` in place of each :class:`~scanner.correlate.windows.Tracker` it
-can stand for. The engine still routes hits, orders and chains trackers and releases
-correlation hits in its total output order; only the windows are computed differently.
-A columnar tracker takes each hit's group key, measured value and references exactly as
-the reference does (``Tracker._admit``, which also counts the unusable hits) and buffers
-them; every :data:`BATCH_ROWS` rows, or before a pending result could be released late,
-it evaluates the buffered rows together with the rows still inside a window (its
-*carry*) as Polars columns, sorted by group then arrival:
+can stand for: when all are columnar, in a pass of its own that routes a chunk of hits
+at a time, else in the engine's per-hit pass beside the reference trackers. Either way
+correlation hits leave in the engine's total output order, so only the windows are
+computed differently. A columnar tracker takes each hit's group key, measured value and
+references exactly as the reference does (``Tracker._admit``, which also counts the
+unusable hits) and buffers them; every :data:`BATCH_ROWS` rows, or before a pending
+result could be released late (results are held up to :data:`HOLD_SECONDS` of stream
+time longer than the reference holds them), it evaluates the buffered rows together with
+the rows still inside a window (its *carry*) as Polars columns, sorted by group then
+arrival:
 
 * sliding windows (gt/gte, rising expressions): per row its window start (the first row
   of its group not older than ``timespan``), the measure over [start, row] and the
   check. Firing rows fall into bursts (a new one when a group's firings are more than
   ``timespan`` apart); a burst's contributors are the contiguous rows from its first
-  window's start to its last firing, its value the peak at its firings.
+  window's start to its last firing, its value the peak at its firings, its group key
+  that of the row that opened the group (the first with none of its group in the window
+  before it), as the reference's ``Group`` keeps it.
 * closing windows (lt/lte/eq/neq, negated expressions): per group, windows [first,
   first + timespan] chained greedily, judged at their last row once the stream is past
   their end.

@@ -23,7 +23,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
-from scanner.correlate.columnar import correlate_columnar
 from scanner.correlate.engine import correlate_keyed, output_order, plan
 from scanner.correlate.shard import Shard
 from scanner.errors import Problems
@@ -37,9 +36,17 @@ PARTITION_HITS = 50_000  # hits per partition at least, or partitioning does not
 
 Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Shard | None],
                       Iterator[tuple[SortKey, Hit]]]
+
+
+def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems: Problems,
+              shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
+    """scanner.correlate.columnar's correlation, imported (with Polars) only when used."""
+    from scanner.correlate.columnar import correlate_columnar
+    return correlate_columnar(hits, specs, problems, shard)
+
+
 #: The correlation of each ``--engine``: the same hits in the same order from either.
-CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed,
-                                      "columnar": correlate_columnar}
+CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed, "columnar": _columnar}
 
 _specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
 _engine = "reference"  # and the engine that correlates them
