@@ -10,7 +10,7 @@ for each correlation alone (fed only the hits of its own rules) and for all thre
 together, per engine (``reference`` and ``columnar``, their runs interleaved in one
 process), the median of 3 runs in hits per CPU second and in µs per hit
 (``time.process_time``, so that other processes on a shared machine skew it less; Polars'
-threads count too) and the correlation hits produced, which must be the same hits from
+threads count too; the garbage collector paused, as ``select_hits`` pauses it) and the correlation hits produced, which must be the same hits from
 both engines. ``--profile ENGINE`` prints the top of a cProfile of one run of all three
 by that engine instead. Nothing is written; no timing is asserted.
 """
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from scanner.correlate.collector import collector_paused
 from scanner.correlate.partition import CORRELATORS
 from scanner.errors import Problems
 from scanner.model import CorrelationSpec, Keyed, Reduced, RuleInfo
@@ -93,10 +94,12 @@ def _hit(rule: RuleInfo, when: datetime, line: int, fields: dict[str, str]) -> R
 
 def run_once(hits: list[Keyed], specs: list[CorrelationSpec],
              engine: str) -> tuple[float, list[Keyed]]:
-    """CPU seconds for one full pass of ``engine`` and the correlation hits it yields."""
-    start = time.process_time()
-    produced = list(CORRELATORS[engine](hits, specs, Problems(), None))
-    return time.process_time() - start, produced
+    """CPU seconds for one full pass of ``engine`` and the correlation hits it yields,
+    with the garbage collector paused as the pipeline pauses it."""
+    with collector_paused():
+        start = time.process_time()
+        produced = list(CORRELATORS[engine](hits, specs, Problems(), None))
+        return time.process_time() - start, produced
 
 
 def rate(hits: list[Keyed], specs: list[CorrelationSpec]) -> list[object]:

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
+from scanner.correlate.collector import collector_paused
 from scanner.correlate.engine import fields_read
 from scanner.correlate.partition import CORRELATORS, helpers, merge_parts, partitions
 from scanner.errors import Problem, Problems
@@ -376,7 +377,7 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
 
     specs = compiled.correlations
     parts = partitions(specs, len(hits), config.jobs)  # partition 0 runs here, in this pass
-    with helpers(hits, specs, parts, config.engine) as others:
+    with helpers(hits, specs, parts, config.engine) as others, collector_paused():
         feeding = feed()
         correlated.extend_keyed(CORRELATORS[config.engine](
             feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
