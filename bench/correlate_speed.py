@@ -10,9 +10,10 @@ for each correlation alone (fed only the hits of its own rules) and for all thre
 together, per engine (``reference`` and ``columnar``, their runs interleaved in one
 process), the median of 3 runs in hits per CPU second and in µs per hit
 (``time.process_time``, so that other processes on a shared machine skew it less; Polars'
-threads count too; the garbage collector paused, as ``select_hits`` pauses it) and the correlation hits produced, which must be the same hits from
-both engines. ``--profile ENGINE`` prints the top of a cProfile of one run of all three
-by that engine instead. Nothing is written; no timing is asserted.
+threads count too; the garbage collector paused, as ``select_hits`` pauses it) and the
+correlation hits produced, which must be the same hits from both engines.
+``--profile ENGINE`` prints the top of a cProfile of one run of all three by that engine
+instead. Nothing is written; no timing is asserted.
 """
 
 from __future__ import annotations

@@ -359,7 +359,8 @@ class ColumnarTracker(Tracker):
         if width * len(scaled) >= _SAFE:
             exact = [Fraction(sums[p + 1] - sums[a], scale * (p - a + 1 if average else 1))
                      for p, a in enumerate(s.to_list())]
-            holds = pl.Series([COMPARISONS[self.op](v, self.count) for v in exact], dtype=pl.Boolean)
+            compare = COMPARISONS[self.op]
+            holds = pl.Series([compare(v, self.count) for v in exact], dtype=pl.Boolean)
             return exact.__getitem__, holds
         prefix = pl.Series(sums, dtype=pl.Int128)
         total = prefix.gather(pos + 1) - prefix.gather(s)
@@ -430,7 +431,8 @@ class ColumnarTracker(Tracker):
                 else pl.col("pos").alias("firing"))
         cuts = (frame.with_columns(cut=(new | first).cum_sum(), new=new)
                 .group_by("cut", maintain_order=True)
-                .agg(pl.col("gid").first(), pl.col("new").first(), pl.col("pos").first().alias("at"),
+                .agg(pl.col("gid").first(), pl.col("new").first(),
+                     pl.col("pos").first().alias("at"),
                      pl.col("pos").last().alias("last"), peak)
                 .drop("cut"))
         starts = s.to_list()
@@ -448,8 +450,8 @@ class ColumnarTracker(Tracker):
                 if key in self.bursts:
                     self._emit_burst(self.bursts.pop(key))
                 begin = starts[at]
-                pending = OpenBurst(shown(at), batch.hit(begin).timestamp, batch.hit(last),  # type: ignore[arg-type]
-                                    0.0, top, Listing())
+                opened = cast(datetime, batch.hit(begin).timestamp)
+                pending = OpenBurst(shown(at), opened, batch.hit(last), 0.0, top, Listing())
                 pending.listing.extend(batch.wheres, begin, last - begin + 1)
             else:
                 pending = self.bursts.pop(key)
@@ -511,7 +513,8 @@ def _first_at(gid: pl.Series, epoch: pl.Series, threshold: pl.Series, side: str)
     base = gid.cast(pl.Int64) * width
     rows = len(epoch)
     keys = base + ranks[:rows]
-    return keys.search_sorted(base + ranks[rows:], side=side).cast(pl.Int64)  # type: ignore[arg-type]
+    found = keys.search_sorted(base + ranks[rows:], side=side)  # type: ignore[arg-type]
+    return found.cast(pl.Int64)
 
 
 def _distinct(frame: pl.DataFrame, pos: pl.Series, s: pl.Series) -> pl.Series:
