@@ -1,16 +1,19 @@
-"""Hits per second through ``correlate()`` on a pure brute-force stream (issue 6).
+"""Hits per second through each correlation engine on a pure brute-force stream (issues 6, 11).
 
-``python bench/correlate_speed.py [--hits N] [--clients N] [--profile]`` loads the
+``python bench/correlate_speed.py [--hits N] [--clients N] [--profile ENGINE]`` loads the
 bundled SSH rules (``sigma_rules/linux_sshd_authentication.yml``: an event_count, a
 value_count and a temporal_ordered correlation over sshd failures and logins), builds
 a deterministic, time-ordered stream of their base-rule hits the way sshd writes brute
 forces (see ``stream``; thousands of groups live in the hour-long windows), in the
 compact form and with the sort keys the pipeline gives ``correlate_keyed``, and prints,
 for each correlation alone (fed only the hits of its own rules) and for all three
-together, the median of 3 runs in hits per CPU second (``time.process_time``, so that
-other processes on a shared machine do not skew it) and the correlation hits produced.
-``--profile`` prints the top of a cProfile of one run of all three instead. Nothing is
-written; no timing is asserted.
+together, per engine (``reference`` and ``columnar``, their runs interleaved in one
+process), the median of 3 runs in hits per CPU second and in µs per hit
+(``time.process_time``, so that other processes on a shared machine skew it less; Polars'
+threads count too; the garbage collector paused, as ``select_hits`` pauses it) and the
+correlation hits produced, which must be the same hits from both engines.
+``--profile ENGINE`` prints the top of a cProfile of one run of all three by that engine
+instead. Nothing is written; no timing is asserted.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from scanner.correlate.engine import correlate_keyed
+from scanner.correlate.collector import collector_paused
+from scanner.correlate.partition import CORRELATORS
 from scanner.errors import Problems
 from scanner.model import CorrelationSpec, Keyed, Reduced, RuleInfo
 from scanner.rules.load import load_rules
@@ -37,6 +41,7 @@ RULES = REPO / "sigma_rules/linux_sshd_authentication.yml"
 RUNS = 3
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 ATTACKERS = 32  # attacks under way at any time
+ENGINES = ("reference", "columnar")
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "git", "postgres", "user")
 
 
@@ -88,19 +93,31 @@ def _hit(rule: RuleInfo, when: datetime, line: int, fields: dict[str, str]) -> R
     return Reduced(rule, when, "auth.log", line, fields)
 
 
-def run_once(hits: list[Keyed], specs: list[CorrelationSpec]) -> tuple[float, int]:
-    """Seconds for one full ``correlate_keyed()`` pass and the correlation hits it yields."""
-    start = time.process_time()
-    produced = sum(1 for _ in correlate_keyed(hits, specs, Problems()))
-    return time.process_time() - start, produced
+def run_once(hits: list[Keyed], specs: list[CorrelationSpec],
+             engine: str) -> tuple[float, list[Keyed]]:
+    """CPU seconds for one full pass of ``engine`` and the correlation hits it yields,
+    with the garbage collector paused as the pipeline pauses it."""
+    with collector_paused():
+        start = time.process_time()
+        produced = list(CORRELATORS[engine](hits, specs, Problems(), None))
+        return time.process_time() - start, produced
 
 
 def rate(hits: list[Keyed], specs: list[CorrelationSpec]) -> list[object]:
-    """A table row: the correlation types, hits, median hits per CPU second, outputs."""
-    runs = [run_once(hits, specs) for _ in range(RUNS)]
-    median = statistics.median(seconds for seconds, _ in runs)
-    return [" + ".join(s.type for s in specs), f"{len(hits):,}", f"{len(hits) / median:,.0f}",
-            f"{runs[0][1]:,}"]
+    """A table row: the correlation types, hits, then per engine the median hits per CPU
+    second and µs per hit, and the correlation hits (equal for both, or it stops)."""
+    runs: dict[str, list[tuple[float, list[Keyed]]]] = {engine: [] for engine in ENGINES}
+    for _ in range(RUNS):
+        for engine in ENGINES:
+            runs[engine].append(run_once(hits, specs, engine))
+    outputs = {engine: found[0][1] for engine, found in runs.items()}
+    if outputs["columnar"] != outputs["reference"]:
+        raise SystemExit(f"the engines differ on {[s.type for s in specs]}")
+    row: list[object] = [" + ".join(s.type for s in specs), f"{len(hits):,}"]
+    for engine in ENGINES:
+        median = statistics.median(seconds for seconds, _ in runs[engine])
+        row += [f"{len(hits) / median:,.0f}", f"{median / len(hits) * 1e6:.2f}"]
+    return [*row, f"{len(outputs['reference']):,}"]
 
 
 def main() -> None:
@@ -108,21 +125,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hits", type=int, default=500_000)
     parser.add_argument("--clients", type=int, default=3_000)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", choices=ENGINES)
     args = parser.parse_args()
     specs, bases = bundled()
     hits = stream(bases, args.hits, args.clients)
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.runcall(run_once, hits, specs)
+        profiler.runcall(run_once, hits, specs, args.profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return
     rows = [rate([k for k in hits if k[1].rule.id in spec.rules], [spec]) for spec in specs]
     rows.append(rate(hits, specs))
     print(f"{args.clients:,} client addresses, {ATTACKERS} attacks at a time, "
           f"median of {RUNS} runs")
-    print(tabulate(rows, headers=["correlations", "hits", "hits/CPU s", "correlation hits"],
-                   colalign=("left", "right", "right", "right")))
+    headers = ["correlations", "hits"]
+    for engine in ENGINES:
+        headers += [f"{engine} hits/CPU s", "µs/hit"]
+    headers.append("correlation hits")
+    print(tabulate(rows, headers=headers, colalign=("left", *["right"] * (len(headers) - 1))))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.columnar.batch import BatchMatcher
 from scanner.config import ScanConfig, scan_config
-from scanner.correlate.engine import correlate_keyed, fields_read
-from scanner.correlate.partition import helpers, merge_parts, partitions
+from scanner.correlate.collector import collector_paused
+from scanner.correlate.engine import fields_read
+from scanner.correlate.partition import CORRELATORS, helpers, merge_parts, partitions
 from scanner.errors import Problem, Problems
 from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
@@ -405,9 +406,9 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
 
     specs = compiled.correlations
     parts = partitions(specs, len(hits), config.jobs)  # partition 0 runs here, in this pass
-    with helpers(hits, specs, parts) as others:
+    with helpers(hits, specs, parts, config.engine) as others, collector_paused():
         feeding = feed()
-        correlated.extend_keyed(correlate_keyed(
+        correlated.extend_keyed(CORRELATORS[config.engine](
             feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
         for _ in feeding:  # without correlations, correlate() reads nothing
             pass

@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from scanner.correlate.details import READ_FIELDS
 from scanner.correlate.shard import Shard
@@ -32,7 +32,8 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 __all__ = ["correlate", "correlate_keyed", "fields_read", "output_order", "plan"]
 
 Ready = tuple[tuple[SortKey, str], int, Hit]  # (output order, tie, hit)
-_ORDER = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
+Planner = Callable[[Sequence[CorrelationSpec], Problems], list[Tracker]]
+TIE = itertools.count()  # tie-breaker so equal sort keys never compare Hit objects
 _UNDATED = -math.inf  # the instant in the sort key of a hit without a timestamp
 
 
@@ -44,12 +45,13 @@ def correlate(hits: Iterable[AnyHit], specs: Sequence[CorrelationSpec],
 
 
 def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
-                    problems: Problems,
-                    shard: Shard | None = None) -> Iterator[tuple[SortKey, Hit]]:
+                    problems: Problems, shard: Shard | None = None,
+                    planner: Planner | None = None) -> Iterator[tuple[SortKey, Hit]]:
     """:func:`correlate` over ``(sort key, hit)`` pairs (in key order), yielding pairs in
     :func:`output_order`; with a ``shard``, only the hits of that partition's groups (for
-    specs without chains: scanner.correlate.partition)."""
-    trackers = plan(specs, problems)
+    specs without chains: scanner.correlate.partition). ``planner`` makes the trackers
+    (default :func:`plan`; scanner.correlate.columnar swaps some for columnar ones)."""
+    trackers = (planner or plan)(specs, problems)
     if not trackers:
         return
     for tracker in trackers:
@@ -68,7 +70,7 @@ def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
         rule = hit.rule
         cached = known.get(rule.id)
         if cached is None or cached[0] != rule.name:
-            cached = known[rule.id] = (rule.name, _targets(hit, routes))
+            cached = known[rule.id] = (rule.name, targets_of(hit, routes))
         targets = cached[1]
         if not targets:
             continue
@@ -86,9 +88,9 @@ def correlate_keyed(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
             if chained or clock > soonest:
                 soonest = _advance(trackers, routes, clock, ready)
             if ready and ready[0][0][0][0] < clock - lag:
-                yield from _release(ready, clock - lag)
+                yield from release(ready, clock - lag)
     _advance(trackers, routes, math.inf, ready)
-    yield from _release(ready, math.inf)
+    yield from release(ready, math.inf)
     for tracker in trackers:
         tracker.report(problems)
 
@@ -165,7 +167,7 @@ def _reject(problems: Problems, spec: CorrelationSpec, message: str) -> None:
     problems.add("correlation", Location(spec.rule.path, rule=spec.rule.id), message)
 
 
-def _targets(hit: AnyHit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
+def targets_of(hit: AnyHit, routes: dict[str, list[Tracker]]) -> list[Tracker]:
     """The trackers that reference ``hit``'s rule by id or by name, once each."""
     found = routes.get(hit.rule.id, [])
     if hit.rule.name and hit.rule.name in routes:
@@ -188,13 +190,13 @@ def _advance(trackers: list[Tracker], routes: dict[str, list[Tracker]], clock: f
             continue
         for out in tracker.advance(boundary):
             key = out.sort_key()  # correlation hits are dated: their window end
-            for downstream in _targets(out, routes):
+            for downstream in targets_of(out, routes):
                 downstream.push(out, key[0])
-            heapq.heappush(ready, (output_order((key, out)), next(_ORDER), out))
+            heapq.heappush(ready, (output_order((key, out)), next(TIE), out))
     return min(tracker.due + tracker.delay for tracker in trackers)
 
 
-def _release(ready: list[Ready], before: float) -> Iterator[tuple[SortKey, Hit]]:
+def release(ready: list[Ready], before: float) -> Iterator[tuple[SortKey, Hit]]:
     """Pop the correlation hits dated before ``before``, in order, with their sort keys."""
     while ready and ready[0][0][0][0] < before:
         (key, _), _, hit = heapq.heappop(ready)

@@ -18,20 +18,38 @@ the single pass's whatever ``P`` is.
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from scanner.correlate.engine import correlate_keyed, output_order, plan
+from scanner.correlate.shard import Shard
 from scanner.errors import Problems
 from scanner.hitruns import RunWriter, Runs, init_process, spill_directory
-from scanner.model import CorrelationSpec, Keyed
+from scanner.model import CorrelationSpec, Hit, Keyed, SortKey
 
-__all__ = ["PARTITION_HITS", "correlate_part", "helpers", "merge_parts", "partitions"]
+__all__ = ["CORRELATORS", "PARTITION_HITS", "correlate_part", "helpers", "merge_parts",
+           "partitions"]
 
 PARTITION_HITS = 50_000  # hits per partition at least, or partitioning does not pay
 
+Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Shard | None],
+                      Iterator[tuple[SortKey, Hit]]]
+
+
+def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems: Problems,
+              shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
+    """scanner.correlate.columnar's correlation, imported (with Polars) only when used."""
+    from scanner.correlate.columnar import correlate_columnar
+    return correlate_columnar(hits, specs, problems, shard)
+
+
+#: The correlation of each ``--engine``: the same hits in the same order from either.
+CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed, "columnar": _columnar}
+
 _specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
+_engine = "reference"  # and the engine that correlates them
 
 
 def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
@@ -46,15 +64,18 @@ def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
 
 
 @contextmanager
-def helpers(hits: Runs, specs: Sequence[CorrelationSpec],
-            parts: int) -> Iterator[list[Future[Runs]]]:
-    """Partitions ``1..parts-1`` of the correlation of ``hits``, running in worker
-    processes during the block (none when ``parts`` is 1)."""
+def helpers(hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
+            engine: str = "reference") -> Iterator[list[Future[Runs]]]:
+    """Partitions ``1..parts-1`` of the correlation of ``hits`` by ``engine``, running in
+    worker processes during the block (none when ``parts`` is 1). The columnar engine's
+    processes are started by a fork server: a process forked while Polars' threads hold
+    its locks deadlocks in its first Polars call."""
     if parts < 2:
         yield []
         return
-    with ProcessPoolExecutor(max_workers=parts - 1, initializer=init_process,
-                             initargs=(spill_directory(), _remember, specs)) as pool:
+    context = multiprocessing.get_context("forkserver" if engine == "columnar" else None)
+    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=context, initializer=init_process,
+                             initargs=(spill_directory(), _remember, specs, engine)) as pool:
         futures = [pool.submit(correlate_part, hits, part, parts) for part in range(1, parts)]
         try:
             yield futures
@@ -63,15 +84,15 @@ def helpers(hits: Runs, specs: Sequence[CorrelationSpec],
                 future.cancel()
 
 
-def _remember(specs: Sequence[CorrelationSpec]) -> None:
-    global _specs
-    _specs = specs
+def _remember(specs: Sequence[CorrelationSpec], engine: str) -> None:
+    global _specs, _engine
+    _specs, _engine = specs, engine
 
 
 def correlate_part(hits: Runs, part: int, parts: int) -> Runs:
     """In a helper process: the correlation hits of partition ``part`` of ``parts``."""
     found = RunWriter()
-    found.extend_keyed(correlate_keyed(hits.keyed(), _specs, Problems(), (part, parts)))
+    found.extend_keyed(CORRELATORS[_engine](hits.keyed(), _specs, Problems(), (part, parts)))
     return found.close()
 
 

@@ -62,7 +62,7 @@ from scanner.correlate.measures import (
 from scanner.correlate.details import ValueCounter, closing_fields, grouped_fields
 from scanner.correlate.shard import Shard, shard_of
 from scanner.errors import Location, Problems
-from scanner.model import AnyHit, Correlation, CorrelationSpec, Hit, RuleInfo
+from scanner.model import AnyHit, Correlation, CorrelationSpec, FieldValues, Hit, RuleInfo
 
 CONTRIBUTOR_CAP = 50  # a correlation hit lists the first and the last this many contributors
 
@@ -290,34 +290,12 @@ class Tracker:
 
         The hot path of a scan (once per hit and correlation), hence written flat.
         """
-        rule = hit.rule
-        reader = self.readers.get(rule.id)
-        if reader is None or reader.name != rule.name:
-            reader = self._reader(rule)
-        fields = hit.fields
-        names = reader.group
-        if len(names) == 1:
-            part = fields.get(names[0])
-            key = (part if type(part) is str else _hashable(part),)
-        else:
-            key = tuple(map(fields.get, names))
-            try:
-                hash(key)
-            except TypeError:
-                key = tuple(map(_hashable, key))
-        if None in key:
-            self.skipped["ungrouped"] += 1
+        admitted = self._admit(hit)
+        if admitted is None:
             return
-        value = None
-        if reader.measured:
-            value = self._measured_value(fields, reader.measured)
-            if value is None:
-                self.skipped["unmeasured"] += 1
-                return
-        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
-            return
+        key, value, refs = admitted
         self.seq = seq = self.seq + 1
-        entry = Entry(epoch, seq, hit, reader.refs, value)
+        entry = Entry(epoch, seq, hit, refs, value)
         group = self.groups.get(key)
         if group is None:
             group = self._open(key, epoch)
@@ -341,6 +319,37 @@ class Tracker:
         if (self._holds(group, measured) if self.expression is not None
                 else measured is not None and self.compare(measured, self.count)):
             self._fire(group, entry, measured)
+
+    def _admit(self, hit: AnyHit) -> tuple[tuple[Any, ...], Any, tuple[str, ...]] | None:
+        """The (group key, measured value, refs) of a timed hit, or ``None`` when the hit
+        is counted as unusable or belongs to another partition."""
+        rule = hit.rule
+        reader = self.readers.get(rule.id)
+        if reader is None or reader.name != rule.name:
+            reader = self._reader(rule)
+        fields = hit.fields
+        names = reader.group
+        if len(names) == 1:
+            part = fields.get(names[0])
+            key = (part if type(part) is str else _hashable(part),)
+        else:
+            key = tuple(map(fields.get, names))
+            try:
+                hash(key)
+            except TypeError:
+                key = tuple(map(_hashable, key))
+        if None in key:
+            self.skipped["ungrouped"] += 1
+            return None
+        value = None
+        if reader.measured:
+            value = self._measured_value(fields, reader.measured)
+            if value is None:
+                self.skipped["unmeasured"] += 1
+                return None
+        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
+            return None
+        return key, value, reader.refs
 
     def _open(self, key: tuple[Any, ...], epoch: float) -> Group:
         """A new group for ``key``, first hit at ``epoch``, due when its window has passed."""
@@ -414,25 +423,10 @@ class Tracker:
 
     def _emit(self, key: GroupKey, first: Entry, last: Entry, end: datetime,
               value: Number | None, contributors: Contributors) -> None:
-        spec = self.spec
-        shown = _plain(value)
-        capped = (f"; contributors list keeps the first and last {CONTRIBUTOR_CAP}"
-                  if contributors.total > 2 * CONTRIBUTOR_CAP else "")
-        condition = spec.expression or f"{self.op} {_plain(self.count)}"
-        group_text = ", ".join(f"{k}={v}" for k, v in key) or "all"
-        raw = (f"{spec.type} {condition} within {_plain(spec.timespan)}s by {group_text}: "
-               f"value {shown} over {contributors.total} hit(s) "
-               f"{first.time.isoformat()} .. {end.isoformat()}{capped}")
         self.due = -math.inf
-        self.emitted.append(Hit(
-            rule=spec.rule, timestamp=end, source=last.where[0], line=last.where[1],
-            logsource=(), fields={spec.type: shown, "events": contributors.total, **dict(key)},
-            raw=raw,
-            correlation=Correlation(group=key, window_start=first.time, window_end=end,
-                                    value=shown, contributors=contributors.listed(),
-                                    closing=closing_fields(last.hit, self.grouped),
-                                    values=contributors.values.tallies()),
-        ))
+        self.emitted.append(correlation_hit(self, key, first.time, end, last.hit, value,
+                                            contributors.listed(), contributors.total,
+                                            contributors.values.tallies()))
 
     def _contributors(self) -> Contributors:
         """An empty contributor list for one window of this correlation."""
@@ -462,6 +456,29 @@ class Tracker:
             return _number(value) if self.numeric else _hashable(value)
         values = tuple(_hashable(fields.get(name)) for name in names)  # value_count only
         return None if None in values else values
+
+
+def correlation_hit(tracker: Tracker, key: GroupKey, start: datetime, end: datetime,
+                    last: AnyHit, value: Number | None, listed: tuple[tuple[str, int], ...],
+                    total: int, values: tuple[FieldValues, ...]) -> Hit:
+    """The hit of ``tracker``'s correlation for group ``key``: its window ``start`` ..
+    ``end``, closed by the contributor ``last``, the ``value`` and ``total`` contributors,
+    of which ``listed`` are shown (see :class:`Contributors`), and the tallies of their
+    ``values`` (scanner.correlate.details)."""
+    spec = tracker.spec
+    shown = _plain(value)
+    capped = (f"; contributors list keeps the first and last {CONTRIBUTOR_CAP}"
+              if total > 2 * CONTRIBUTOR_CAP else "")
+    condition = spec.expression or f"{tracker.op} {_plain(tracker.count)}"
+    group_text = ", ".join(f"{k}={v}" for k, v in key) or "all"
+    raw = (f"{spec.type} {condition} within {_plain(spec.timespan)}s by {group_text}: "
+           f"value {shown} over {total} hit(s) {start.isoformat()} .. {end.isoformat()}{capped}")
+    return Hit(rule=spec.rule, timestamp=end, source=last.source, line=last.line, logsource=(),
+               fields={spec.type: shown, "events": total, **dict(key)}, raw=raw,
+               correlation=Correlation(group=key, window_start=start, window_end=end,
+                                       value=shown, contributors=listed,
+                                       closing=closing_fields(last, tracker.grouped),
+                                       values=values))
 
 
 def _condition(spec: CorrelationSpec, referenced: int) -> tuple[str, float]:
