@@ -229,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, default=CORPUS_RULES,
                         help=f"extra rules beside the bundled ones (default {CORPUS_RULES})")
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="where trees are cached")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="also time the realistic scan with --cluster ADDRESS (e.g. local:2)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="kill a scan that runs longer and report it (default: none)")
     args = parser.parse_args(argv)
@@ -263,13 +265,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare = measure("logsigma scan --no-prefilter",
                        scan_cmd(real_root, args.rules, args.jobs, "--no-prefilter"),
                        args.repeats, args.timeout)
+        clustered = (measure(f"logsigma scan --cluster {args.cluster}",
+                             scan_cmd(real_root, args.rules, args.jobs, "--cluster", args.cluster),
+                             args.repeats, args.timeout) if args.cluster else None)
         worst = measure("logsigma scan (worst case)",
                         scan_cmd(worst_root, args.rules, args.jobs), args.repeats, args.timeout)
 
     headers = ["measurement", "wall s", "MB/s", "lines/s", "peak RSS MB", "vs floor"]
     print(f"\nrealistic tree {real_root} ({real.bytes / 1e6:.0f} MB, {real.lines:,} lines), "
           f"medians of {args.repeats}, --jobs {args.jobs}")
-    print(tabulate([row(m, real, floor) for m in (scan, bare, floor)], headers=headers))
+    print(tabulate([row(m, real, floor) for m in (scan, bare, clustered, floor) if m],
+                   headers=headers))
     print(f"\nworst-case tree {worst_root} ({worst_tree.bytes / 1e6:.0f} MB, "
           f"{worst_tree.lines:,} lines)")
     print(tabulate([row(m, worst_tree, worst_floor) for m in (worst, worst_floor)],
@@ -280,10 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print("\n" + tabulate(verdicts(scan, floor, worst, load, real, worst_tree),
                           headers=["target", "measured", "verdict"]))
-    failures = [m for m in (load, floor, worst_floor, scan, bare, worst) if m.error]
+    measured = [m for m in (load, floor, worst_floor, scan, bare, clustered, worst) if m]
+    failures = [m for m in measured if m.error]
     for m in failures:
         print(f"\n{m.name} failed: {m.error}")
-    return 2 if len(failures) == 6 else 0
+    return 2 if len(failures) == len(measured) else 0
 
 
 if __name__ == "__main__":

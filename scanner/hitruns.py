@@ -241,14 +241,25 @@ class RunWriter:
 
     def _write(self, hits: Iterable[Keyed]) -> Run:
         """Write the (sorted) keyed ``hits`` to a new file of the spill directory as one run."""
-        assert self._directory is not None
-        try:
-            fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=self._directory)
-            with os.fdopen(fd, "wb") as stream:
-                return Run(Path(name), _dump_frames(hits, stream))
-        except OSError as exc:
-            raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
-                                Location(str(self._directory))) from None
+        return _new_run(self._directory, lambda stream: _dump_frames(hits, stream))
+
+
+def copy_run(frames: int, chunks: Iterable[bytes]) -> Run:
+    """A run of ``frames`` frames in this process's spill directory made of ``chunks``, the
+    bytes of another process's run in order (one a remote worker spilled)."""
+    return _new_run(_directory, lambda stream: (stream.writelines(chunks), frames)[1])
+
+
+def _new_run(directory: Path | None, write: Callable[[BinaryIO], int]) -> Run:
+    """A new run file in ``directory`` that ``write`` fills, returning its frame count."""
+    assert directory is not None
+    try:
+        fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=directory)
+        with os.fdopen(fd, "wb") as stream:
+            return Run(Path(name), write(stream))
+    except OSError as exc:
+        raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
+                            Location(str(directory))) from None
 
 
 def _merge_width() -> int:

@@ -11,8 +11,8 @@ its rank by cost, so the costliest start first), whose worker opens the unit's f
 its absolute path: a shared filesystem, or the same copy at the same path on every host.
 A task returns its :class:`~scanner.pipeline.UnitResult` as data: hits kept in memory
 travel with it (at most :data:`scanner.hitruns.BATCH_HITS`), hits the worker spilled into
-its own scratch directory are then copied :data:`FETCH_FRAMES` frames at a time into this
-process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`). Never a log.
+its own scratch directory are then copied as they are, :data:`FETCH_BYTES` at a time, into
+this process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`). Never a log.
 
 Faults: Dask runs the tasks of a worker that died on another one; the scheduler counts
 them (``TaskState.suspicious``) and :attr:`ClusterExecutor.retried` adds them up. A unit
@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import pickle
 import threading
 import uuid
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ from distributed.scheduler import KilledWorker
 import scanner
 from scanner.errors import LogsigmaError, Problem
 from scanner.execute.local import costliest_first
-from scanner.hitruns import RunWriter, Runs, use_directory
+from scanner.hitruns import Runs, copy_run, use_directory
 from scanner.report.progress import Progress
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
     from scanner.pipeline import UnitResult, WorkUnit
 
 CONNECT_SECONDS = 10  # to reach the scheduler, and for a first worker to join it
-FETCH_FRAMES = 64  # frames of spilled hits copied per call (each of hitruns.FRAME_HITS at most)
+FETCH_BYTES = 16 << 20  # bytes of a spilled run copied per call
 
 _scanner_lock = threading.Lock()
 _current: tuple[str, UnitScanner] | None = None  # a worker process's scanner, by shipment token
@@ -104,16 +103,15 @@ def scan_unit(shipment: Shipment, unit: WorkUnit) -> tuple[str, UnitResult]:
     return address, result
 
 
-def read_frames(path: str, offset: int, count: int, last: bool) -> tuple[list[Any], int]:
-    """On a worker: ``count`` pickled frames of a spilled run from byte ``offset``, and
-    the offset after them; the run's file is deleted after its ``last`` frames."""
+def read_chunk(path: str, offset: int) -> bytes:
+    """On a worker: :data:`FETCH_BYTES` of a spilled run's file from ``offset``; the file
+    is deleted once its end is read."""
     with open(path, "rb") as stream:
         stream.seek(offset)
-        frames = [pickle.load(stream) for _ in range(count)]
-        offset = stream.tell()
-    if last:
+        chunk = stream.read(FETCH_BYTES)
+    if len(chunk) < FETCH_BYTES:
         os.unlink(path)
-    return frames, offset
+    return chunk
 
 
 def _suspicious(dask_scheduler: Any, keys: list[str]) -> int:
@@ -226,23 +224,22 @@ class ClusterExecutor:
         return result
 
     def _fetch(self, address: str, runs: Runs) -> Runs:
-        """``runs`` as local runs: those spilled on the worker at ``address`` copied into
-        this process's spill directory (and deleted there), the in-memory tail as it is."""
+        """``runs`` with the runs spilled on the worker at ``address`` copied into this
+        process's spill directory (and deleted there)."""
         if not runs.disk:
             return runs
-        writer = RunWriter()  # the remote runs in turn: equal keys keep their order
-        for run in runs.disk:
-            offset, left = 0, run.frames
-            while left:
-                count = min(left, FETCH_FRAMES)
-                try:
-                    frames, offset = self.client.run(
-                        read_frames, str(run.path), offset, count, count == left,
-                        workers=[address])[address]
-                except (OSError, KeyError) as exc:
-                    raise _HitsLost(address) from exc
-                for frame in frames:
-                    writer.extend_keyed(frame)
-                left -= count
-        writer.extend_keyed(runs.memory)
-        return writer.close()
+        return dataclasses.replace(runs, disk=tuple(
+            copy_run(run.frames, self._chunks(address, str(run.path))) for run in runs.disk))
+
+    def _chunks(self, address: str, path: str) -> Iterator[bytes]:
+        """The bytes of the file ``path`` on the worker at ``address``, chunk by chunk."""
+        offset = 0
+        while True:
+            try:
+                chunk = self.client.run(read_chunk, path, offset, workers=[address])[address]
+            except (OSError, KeyError) as exc:
+                raise _HitsLost(address) from exc
+            yield chunk
+            if len(chunk) < FETCH_BYTES:
+                return
+            offset += len(chunk)
