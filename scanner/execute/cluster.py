@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import threading
 import uuid
 from contextlib import contextmanager
@@ -126,6 +127,20 @@ def portable(unit: WorkUnit) -> WorkUnit:
         file, path=Path(os.path.abspath(file.path)), root=Path(os.path.abspath(file.root))))
 
 
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored during the block (in the main thread), so that processes started
+    meanwhile keep ignoring it (Python leaves an ignored SIGINT ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _HitsLost(Exception):
     """The worker holding a result's spilled hits is gone."""
 
@@ -145,9 +160,11 @@ class ClusterExecutor:
         logging.getLogger("distributed").setLevel(logging.ERROR)
         if address.startswith("local"):
             count = int(address.partition(":")[2] or os.cpu_count() or 1)
-            with LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                              host="127.0.0.1", dashboard_address=None,
-                              silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            with _ctrl_c_ignored():  # inherited by the workers: Ctrl-C reaches this process only
+                cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+            with cluster, Client(cluster) as client:
                 yield cls._checked(client)
             return
         try:
