@@ -87,7 +87,8 @@ def _cluster(value: str | None) -> str | None:
         return value
     count = value.removeprefix("local").removeprefix(":")
     if value != "local" and not (value.startswith("local:") and count.isdigit() and int(count)):
-        raise UsageError(f"--cluster: expected local, local:N (N >= 1) or an address, got {value!r}")
+        raise UsageError("--cluster: expected local, local:N (N >= 1) or an address, "
+                         f"got {value!r}")
     return value
 
 

@@ -37,9 +37,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.engine import correlate_keyed, fields_read
-from scanner.correlate.partition import helpers, merge_parts, partitions
+from scanner.correlate.partition import merge_parts, partitions
 from scanner.errors import Problem, Problems
-from scanner.execute import open_executor
+from scanner.execute import Executor, open_executor
 from scanner.hitruns import Replay, RunWriter, Runs, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.match.matcher import Matcher, Plan
@@ -312,12 +312,13 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResul
                       (watch.first, watch.last, watch.stamped))
 
 
-def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay, HitTally]:
+def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan,
+                executor: Executor) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
     order, read again from their runs at each iteration, and their counts. Every hit is
     read once; the shown base hits and the correlation hits once more here. Many hits
     without chained correlations are correlated in key partitions, one here and the others
-    in ``--jobs`` processes meanwhile (scanner.correlate.partition), with the same result."""
+    by the ``executor`` meanwhile (scanner.correlate.partition), with the same result."""
     config = scan.config
     shown, correlated = RunWriter(), RunWriter()
 
@@ -328,8 +329,8 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
             yield keyed
 
     specs = compiled.correlations
-    parts = partitions(specs, len(hits), config.jobs)  # partition 0 runs here, in this pass
-    with helpers(hits, specs, parts) as others:
+    parts = partitions(specs, len(hits), executor.slots)  # partition 0 runs here, in this pass
+    with executor.helpers(hits, specs, parts) as others:
         feeding = feed()
         correlated.extend_keyed(correlate_keyed(
             feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
@@ -414,16 +415,16 @@ def run_scan(config: ScanConfig) -> int:
         return EXIT_ERROR
     options = WorkerOptions(config.prefilter, config.tz, config.since, config.until, config.engine)
     progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
-    with spill_space():  # hits beyond a bound wait on disk, never in the scanned tree
+    # hits beyond a bound wait on disk, never in the scanned tree
+    with spill_space(), open_executor(config.jobs, config.cluster) as executor:
         try:
-            with open_executor(config.jobs, config.cluster) as executor, closing(
-                    executor.run_units(units, partial(new_worker, compiled, options),
-                                       progress)) as results:
+            with closing(executor.run_units(units, partial(new_worker, compiled, options),
+                                            progress)) as results:
                 hits = merge_results(units, results, scan, compiled, options)
             scan.retried = executor.retried
         finally:
             progress.close()
-        shown, tally = select_hits(hits, compiled, scan)
+        shown, tally = select_hits(hits, compiled, scan, executor)
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
         emit(shown, summary, config.output_format, config.output)

@@ -30,8 +30,14 @@ pytest.importorskip("distributed", reason="dask[distributed] (the cluster extra)
 from distributed import Client  # noqa: E402
 
 import scanner  # noqa: E402
+from scanner import pipeline  # noqa: E402
+from scanner.cli import main  # noqa: E402
+from scanner.correlate import partition  # noqa: E402
+from scanner.correlate.partition import partitions  # noqa: E402
+from scanner.execute import cluster  # noqa: E402
 
 from scanner.hitruns import BATCH_HITS  # noqa: E402
+from scanner.model import CorrelationSpec  # noqa: E402
 from scanner.pipeline import SPLIT_BYTES  # noqa: E402
 
 from conftest import FIXTURES, REPO  # noqa: E402
@@ -70,7 +76,7 @@ def quiet_syslog(path: Path, size: int) -> None:
             minute, second = divmod(n, 60)
             hour, minute = divmod(minute, 60)
             line = (f"Mar  {1 + hour // 24} {hour % 24:02}:{minute:02}:{second:02} vps CRON[{n}]: "
-                    "(root) CMD (test -x /usr/sbin/anacron || run-parts --report /etc/cron.daily)\n")
+                    "(root) CMD (test -x /usr/sbin/anacron || run-parts --report /etc/daily)\n")
             if n == 40_000:
                 line = line.split(" CRON")[0] + " useradd[77]: new user: name=backup2, UID=0\n"
             out.write(line)
@@ -281,3 +287,29 @@ def test_cluster_option_is_checked() -> None:
     assert result.returncode == 2
     assert result.stderr == ("logsigma: error: --cluster: expected local, local:N (N >= 1) or an "
                              "address, got 'local:0'\n")
+
+
+def test_correlation_partitions_run_as_cluster_tasks(
+        tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        scheduler: tuple[DaskProcesses, Client]) -> None:
+    """In this process, with a partition per hit allowed: partition 1 runs on a worker (the
+    client's fallback would fail here) and the bytes are those of the single pass."""
+    monkeypatch.setattr(partition, "PARTITION_HITS", 1)
+    chosen: list[int] = []
+
+    def spy(specs: list[CorrelationSpec], hits: int, slots: int) -> int:
+        chosen.append(partitions(specs, hits, slots))
+        return chosen[-1]
+
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("a partition was computed on the client")
+
+    monkeypatch.setattr(pipeline, "partitions", spy)
+    monkeypatch.setattr(cluster, "correlate_part", no_fallback)
+    outputs = []
+    for name, argv in (("jobs1", ("--jobs", "1")), ("dask", ("--cluster", scheduler[0].address))):
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["scan", str(tree), "-q", "-f", "jsonl", "-o", str(out), *argv]) == 0
+        outputs.append(out.read_bytes())
+    assert chosen == [1, 2]
+    assert outputs[0] == outputs[1]

@@ -7,7 +7,8 @@ group key :func:`~scanner.correlate.shard.shard_of` maps to ``p``. Each partitio
 the hits it cannot use exactly as a single pass does (the filter comes after those
 checks), so the main process's partition 0 alone reports them and ``plan``'s rejections,
 and partitions ``1..P-1`` (:func:`helpers`, worker processes spilling where the main
-process does) return only their correlation hits, as :class:`~scanner.hitruns.Runs`.
+process does, or tasks of a Dask cluster: :mod:`scanner.execute.cluster`) return only their
+correlation hits, as :class:`~scanner.hitruns.Runs`.
 :func:`merge_parts` joins the partitions' hits in the engine's output order
 (:func:`~scanner.correlate.engine.output_order`), which is total, so the result equals
 the single pass's whatever ``P`` is.
@@ -68,10 +69,13 @@ def _remember(specs: Sequence[CorrelationSpec]) -> None:
     _specs = specs
 
 
-def correlate_part(hits: Runs, part: int, parts: int) -> Runs:
-    """In a helper process: the correlation hits of partition ``part`` of ``parts``."""
+def correlate_part(hits: Runs, part: int, parts: int,
+                   specs: Sequence[CorrelationSpec] | None = None) -> Runs:
+    """The correlation hits of partition ``part`` of ``parts``: of ``specs``, or in a helper
+    process of those it was started with."""
     found = RunWriter()
-    found.extend_keyed(correlate_keyed(hits.keyed(), _specs, Problems(), (part, parts)))
+    found.extend_keyed(correlate_keyed(hits.keyed(), _specs if specs is None else specs,
+                                       Problems(), (part, parts)))
     return found.close()
 
 

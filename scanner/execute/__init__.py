@@ -3,7 +3,8 @@
 An executor takes the planned :class:`~scanner.pipeline.WorkUnit` list and a picklable
 factory of unit scanners (``pipeline.new_worker`` bound to the compiled rules and the
 options, so any engine runs anywhere) and yields ``(unit index, UnitResult)`` pairs as
-units finish, costliest first. Results travel as data: hit runs spilled by a worker
+units finish, costliest first; then it runs the correlation partitions the main process
+does not (:mod:`scanner.correlate.partition`). Results travel as data: hit runs spilled by a worker
 that is not on this host are copied into this process's spill directory before they
 are yielded, so the merge sees the same results whatever ran where.
 :mod:`.local` runs units here or in ``--jobs`` processes; :mod:`.cluster` on a Dask
@@ -13,16 +14,18 @@ cluster (``--cluster``), imported only when asked, since Dask is an optional ext
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Protocol, Sequence
 
 from scanner.errors import UsageError
+from scanner.hitruns import Runs
+from scanner.model import CorrelationSpec
 from scanner.execute.local import LocalExecutor
 from scanner.report.progress import Progress
 
 if TYPE_CHECKING:
     from scanner.pipeline import UnitResult, WorkUnit
 
-__all__ = ["Executor", "UnitScanner", "WorkerFactory", "open_executor"]
+__all__ = ["Executor", "PartResult", "UnitScanner", "WorkerFactory", "open_executor"]
 
 
 class UnitScanner(Protocol):
@@ -37,10 +40,22 @@ WorkerFactory = Callable[[], UnitScanner]  # picklable: built once per worker pr
 class Executor(Protocol):
     """Runs the units of one scan somewhere."""
 
+    slots: int  # units (or correlation partitions) that run at once
     retried: int  # units run again because their worker died
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]: ...
+
+    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
+                parts: int) -> ContextManager[list[PartResult]]:
+        """Correlation partitions ``1..parts-1`` of ``hits`` running during the block
+        (:func:`scanner.correlate.partition.helpers`)."""
+
+
+class PartResult(Protocol):
+    """A correlation partition being computed: its hits when done."""
+
+    def result(self) -> Runs: ...
 
 
 @contextmanager

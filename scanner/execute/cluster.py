@@ -13,6 +13,10 @@ A task returns its :class:`~scanner.pipeline.UnitResult` as data: hits kept in m
 travel with it (at most :data:`scanner.hitruns.BATCH_HITS`), hits the worker spilled into
 its own scratch directory are then copied as they are, :data:`FETCH_BYTES` at a time, into
 this process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`). Never a log.
+Correlation partitions other than the client's own (:mod:`scanner.correlate.partition`)
+are tasks too, each on one worker: while the client runs its partition, it copies the
+bytes of its hit runs into that worker's scratch (:data:`FETCH_BYTES` a call), then
+submits the task there. A partition whose worker leaves is computed on the client.
 
 Faults: Dask runs the tasks of a worker that died on another one; the scheduler counts
 them (``TaskState.suspicious``) and :attr:`ClusterExecutor.retried` adds them up. A unit
@@ -24,6 +28,7 @@ later), ending the scan with one message.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -36,12 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
+from distributed import wait as distributed_wait
 from distributed.scheduler import KilledWorker
 
 import scanner
+from scanner.correlate.partition import correlate_part
 from scanner.errors import LogsigmaError, Problem
 from scanner.execute.local import costliest_first
-from scanner.hitruns import Runs, copy_run, use_directory
+from scanner.hitruns import Run, Runs, copy_run, use_directory
+from scanner.model import CorrelationSpec, Keyed
 from scanner.report.progress import Progress
 
 if TYPE_CHECKING:
@@ -50,6 +58,7 @@ if TYPE_CHECKING:
 
 CONNECT_SECONDS = 10  # to reach the scheduler, and for a first worker to join it
 FETCH_BYTES = 16 << 20  # bytes of a spilled run copied per call
+WATCH_SECONDS = 1.0  # how often a correlation task's worker is looked for while it runs
 
 _scanner_lock = threading.Lock()
 _current: tuple[str, UnitScanner] | None = None  # a worker process's scanner, by shipment token
@@ -80,18 +89,23 @@ def logsigma_version() -> str:
 
 
 def _scanner(shipment: Shipment) -> UnitScanner:
-    """In a worker: the scanner of ``shipment``, built on first use; spilling into the
-    worker's own scratch directory from then on."""
+    """In a worker: the scanner of ``shipment``, built on first use."""
     global _current
-    if shipment.version != scanner.__version__:
-        raise VersionRefused(refusal(get_worker().address, scanner.__version__))
+    _use_scratch(shipment.version)
     with _scanner_lock:
         if _current is None or _current[0] != shipment.token:
-            scratch = Path(get_worker().local_directory) / "logsigma-hits"
-            scratch.mkdir(exist_ok=True)
-            use_directory(scratch)
             _current = (shipment.token, shipment.make())
         return _current[1]
+
+
+def _use_scratch(version: str) -> None:
+    """In a worker, for a client of logsigma ``version`` (refused unless ours): spill into
+    the worker's own scratch directory."""
+    if version != scanner.__version__:
+        raise VersionRefused(refusal(get_worker().address, scanner.__version__))
+    scratch = Path(get_worker().local_directory) / "logsigma-hits"
+    scratch.mkdir(exist_ok=True)
+    use_directory(scratch)
 
 
 def scan_unit(shipment: Shipment, unit: WorkUnit) -> tuple[str, UnitResult]:
@@ -102,6 +116,31 @@ def scan_unit(shipment: Shipment, unit: WorkUnit) -> tuple[str, UnitResult]:
     result.problems = [Problem(p.kind, p.location, f"{p.message} (on worker {address})")
                        if p.kind == "source" else p for p in result.problems]
     return address, result
+
+
+def correlate_remote(version: str, specs: Sequence[CorrelationSpec],
+                     runs: Sequence[tuple[str, int]], memory: list[Keyed], count: int,
+                     part: int, parts: int) -> tuple[str, Runs]:
+    """The task of correlation partition ``part`` of ``parts``, on the worker the client
+    uploaded the hits to (``runs``: files of its scratch and their frames, deleted after;
+    the in-memory tail with the task); its address and its hits."""
+    _use_scratch(version)
+    local = Runs(tuple(Run(Path(path), frames) for path, frames in runs), memory, count)
+    try:
+        return get_worker().address, correlate_part(local, part, parts, specs)
+    finally:
+        for run in local.disk:
+            run.path.unlink()
+
+
+def append_chunk(name: str, chunk: bytes, dask_worker: Any) -> str:
+    """On a worker (``client.run`` passes it): append ``chunk`` to the file ``name`` of its
+    scratch; the file's path."""
+    path = Path(dask_worker.local_directory) / "logsigma-hits" / name
+    path.parent.mkdir(exist_ok=True)
+    with path.open("ab") as stream:
+        stream.write(chunk)
+    return str(path)
 
 
 def read_chunk(path: str, offset: int) -> bytes:
@@ -145,6 +184,30 @@ class _HitsLost(Exception):
     """The worker holding a result's spilled hits is gone."""
 
 
+@dataclass(slots=True)
+class _RemotePart:
+    """A correlation partition running as a task on one worker; computed here instead if
+    that worker leaves the cluster (or the upload fails)."""
+
+    executor: ClusterExecutor
+    task: concurrent.futures.Future[tuple[str, Future]]  # its worker and task, once uploaded
+    hits: Runs
+    specs: Sequence[CorrelationSpec]
+    part: int
+    parts: int
+
+    def result(self) -> Runs:
+        try:
+            address, task = self.task.result()
+            while not task.done():  # a task bound to a worker that left would wait forever
+                if address not in self.executor.client.scheduler_info()["workers"]:
+                    raise _HitsLost(address)
+                distributed_wait(task, timeout=WATCH_SECONDS, return_when="FIRST_COMPLETED")
+            return self.executor._fetch(*task.result())
+        except (OSError, KilledWorker, concurrent.futures.CancelledError, _HitsLost):
+            return correlate_part(self.hits, self.part, self.parts, self.specs)
+
+
 class ClusterExecutor:
     """Scans units as tasks of the Dask cluster ``client`` is connected to."""
 
@@ -185,13 +248,57 @@ class ClusterExecutor:
         """An executor on ``client``, once every worker has proved to run our version."""
         try:
             versions = client.run(logsigma_version)
-        except Exception as exc:  # noqa: BLE001 - anything a worker raises means it cannot scan
+        except (ImportError, AttributeError, OSError) as exc:  # no logsigma, or an old one
             raise LogsigmaError(f"a Dask worker cannot run logsigma {scanner.__version__}: "
                                 f"{type(exc).__name__}: {exc}") from None
         for address, version in sorted(versions.items()):
             if version != scanner.__version__:
                 raise LogsigmaError(refusal(address, version))
         return cls(client)
+
+    @property
+    def slots(self) -> int:
+        """The threads of the cluster's workers."""
+        return sum(self.client.nthreads().values())
+
+    @contextmanager
+    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
+                parts: int) -> Iterator[list[_RemotePart]]:
+        """Correlation partitions ``1..parts-1`` of ``hits`` as tasks during the block; the
+        hits are uploaded meanwhile, :data:`FETCH_BYTES` at a time (:meth:`_upload`)."""
+        if parts < 2:
+            yield []
+            return
+        workers = sorted(self.client.scheduler_info()["workers"])
+        held: list[Future] = []
+        with concurrent.futures.ThreadPoolExecutor(1) as uploader:
+            tasks = [uploader.submit(self._correlate, workers[part % len(workers)], hits, specs,
+                                     part, parts, held) for part in range(1, parts)]
+            try:
+                yield [_RemotePart(self, task, hits, specs, part, parts)
+                       for part, task in enumerate(tasks, 1)]
+            finally:
+                for task in tasks:
+                    task.cancel()
+                concurrent.futures.wait(tasks)
+                self.client.cancel(held)
+
+    def _correlate(self, address: str, hits: Runs, specs: Sequence[CorrelationSpec],
+                   part: int, parts: int, held: list[Future]) -> tuple[str, Future]:
+        """Upload the runs of ``hits`` to the worker at ``address`` (:data:`FETCH_BYTES` a
+        call), then submit partition ``part`` there; the worker and the task."""
+        token, runs = uuid.uuid4().hex, []
+        for number, run in enumerate(hits.disk):
+            path = None
+            with run.path.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(FETCH_BYTES), b""):
+                    path = self.client.run(append_chunk, f"upload-{token}-{number}.runs", chunk,
+                                           workers=[address])[address]
+            runs.append((path, run.frames))
+        held.append(self.client.submit(
+            correlate_remote, scanner.__version__, specs, runs, hits.memory, len(hits), part,
+            parts, workers=[address], allow_other_workers=False, pure=False))
+        return address, held[-1]
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]:

@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from itertools import islice
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from scanner.correlate.partition import helpers
 from scanner.hitruns import init_process, spill_directory
 from scanner.report.progress import Progress
 
@@ -39,8 +40,10 @@ def costliest_first(units: Sequence[WorkUnit]) -> list[int]:
 class LocalExecutor:
     """``jobs`` processes on this host (this process alone for one job or one unit)."""
 
+    helpers = staticmethod(helpers)  # correlation partitions in processes of their own
+
     def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
+        self.slots = jobs
         self.retried = 0  # a pool process that dies ends the scan: nothing is retried
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
@@ -51,18 +54,18 @@ class LocalExecutor:
         the end while the other workers idle, and a finished unit makes room for the next
         at once: at most ``2 * jobs`` units are queued or running.
         """
-        if self.jobs <= 1 or len(units) <= 1:
+        if self.slots <= 1 or len(units) <= 1:
             worker = make()
             for index, unit in enumerate(units):
                 result = worker.scan(unit)
                 progress.advance(result.stats.bytes, result.stats.lines)
                 yield index, result
             return
-        with ProcessPoolExecutor(max_workers=self.jobs, initializer=init_process,
+        with ProcessPoolExecutor(max_workers=self.slots, initializer=init_process,
                                  initargs=(spill_directory(), _init_worker, make)) as pool:
             waiting = iter(costliest_first(units))
             running = {pool.submit(_scan_in_worker, units[i]): i
-                       for i in islice(waiting, 2 * self.jobs)}
+                       for i in islice(waiting, 2 * self.slots)}
             try:
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
