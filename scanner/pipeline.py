@@ -28,9 +28,9 @@ import sys
 import time
 from collections import Counter
 from contextlib import closing
-from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import partial
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
