@@ -4,8 +4,9 @@ Every cluster here is started by the test on 127.0.0.1 and stopped by it: a
 ``LocalCluster`` (``--cluster local:2``) or a ``dask scheduler`` with ``dask worker``
 processes (this interpreter's ``distributed.cli`` modules, so CI's venv is used). The
 reference is ``--jobs 1``. The trees are our own: the demo tree, a brute force whose
-hits a worker spills (so they come back in frames), and a year-less syslog big enough
-to be cut into parts.
+hits a worker spills (so they come back as copied runs), a year-less syslog big enough
+to be cut into parts, and forty hosts' auth.logs, units enough to kill a worker or press
+Ctrl-C while the cluster holds some (the scheduler says when it does).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from scanner.cli import main  # noqa: E402
 from scanner.correlate import partition  # noqa: E402
 from scanner.correlate.partition import partitions  # noqa: E402
 from scanner.execute import cluster  # noqa: E402
-
 from scanner.hitruns import BATCH_HITS  # noqa: E402
 from scanner.model import CorrelationSpec  # noqa: E402
 from scanner.pipeline import SPLIT_BYTES  # noqa: E402
