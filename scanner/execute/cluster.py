@@ -14,9 +14,10 @@ travel with it (at most :data:`scanner.hitruns.BATCH_HITS`), hits the worker spi
 its own scratch directory are then copied as they are, :data:`FETCH_BYTES` at a time, into
 this process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`). Never a log.
 Correlation partitions other than the client's own (:mod:`scanner.correlate.partition`)
-are tasks too, each on one worker: while the client runs its partition, it copies the
-bytes of its hit runs into that worker's scratch (:data:`FETCH_BYTES` a call), then
-submits the task there. A partition whose worker leaves is computed on the client.
+are tasks too, each on one worker: while the client runs its partition, it sends the
+bytes of its hit runs straight to that worker (:data:`FETCH_BYTES` a chunk, each appended
+to a file of its scratch by a task after the one before), then submits the partition
+there. A partition whose worker leaves is computed on the client.
 
 Faults: Dask runs the tasks of a worker that died on another one; the scheduler counts
 them (``TaskState.suspicious``) and :attr:`ClusterExecutor.retried` adds them up. A unit
@@ -120,12 +121,14 @@ def scan_unit(shipment: Shipment, unit: WorkUnit) -> tuple[str, UnitResult]:
 
 def correlate_remote(version: str, specs: Sequence[CorrelationSpec],
                      runs: Sequence[tuple[str, int]], memory: list[Keyed], count: int,
-                     part: int, parts: int) -> tuple[str, Runs]:
+                     part: int, parts: int, uploaded: str | None) -> tuple[str, Runs]:
     """The task of correlation partition ``part`` of ``parts``, on the worker the client
-    uploaded the hits to (``runs``: files of its scratch and their frames, deleted after;
-    the in-memory tail with the task); its address and its hits."""
+    uploaded the hits to, after the last upload (``uploaded``, a dependency): ``runs``, the
+    names of files of its scratch and their frames (deleted after), and the in-memory
+    tail; its address and its hits."""
     _use_scratch(version)
-    local = Runs(tuple(Run(Path(path), frames) for path, frames in runs), memory, count)
+    local = Runs(tuple(Run(_scratch_file(name), frames) for name, frames in runs), memory,
+                 count)
     try:
         return get_worker().address, correlate_part(local, part, parts, specs)
     finally:
@@ -133,14 +136,19 @@ def correlate_remote(version: str, specs: Sequence[CorrelationSpec],
             run.path.unlink()
 
 
-def append_chunk(name: str, chunk: bytes, dask_worker: Any) -> str:
-    """On a worker (``client.run`` passes it): append ``chunk`` to the file ``name`` of its
-    scratch; the file's path."""
-    path = Path(dask_worker.local_directory) / "logsigma-hits" / name
+def append_chunk(name: str, chunk: bytes, after: str | None) -> str:
+    """The task appending ``chunk`` to the file ``name`` of this worker's scratch, after
+    ``after`` (the task of the chunk before, a dependency); the file's path."""
+    path = _scratch_file(name)
     path.parent.mkdir(exist_ok=True)
     with path.open("ab") as stream:
         stream.write(chunk)
     return str(path)
+
+
+def _scratch_file(name: str) -> Path:
+    """The file ``name`` of this worker's scratch directory."""
+    return Path(get_worker().local_directory) / "logsigma-hits" / name
 
 
 def read_chunk(path: str, offset: int) -> bytes:
@@ -285,20 +293,25 @@ class ClusterExecutor:
 
     def _correlate(self, address: str, hits: Runs, specs: Sequence[CorrelationSpec],
                    part: int, parts: int, held: list[Future]) -> tuple[str, Future]:
-        """Upload the runs of ``hits`` to the worker at ``address`` (:data:`FETCH_BYTES` a
-        call), then submit partition ``part`` there; the worker and the task."""
-        token, runs = uuid.uuid4().hex, []
+        """Upload the runs of ``hits`` to the worker at ``address``, straight to it,
+        :data:`FETCH_BYTES` at a time, each chunk appended by a task after the one before;
+        then submit partition ``part`` there; the worker and the task."""
+        token, runs, last = uuid.uuid4().hex, [], None
         for number, run in enumerate(hits.disk):
-            path = None
+            name = f"upload-{token}-{number}.runs"
             with run.path.open("rb") as stream:
                 for chunk in iter(lambda: stream.read(FETCH_BYTES), b""):
-                    path = self.client.run(append_chunk, f"upload-{token}-{number}.runs", chunk,
-                                           workers=[address])[address]
-            runs.append((path, run.frames))
-        held.append(self.client.submit(
-            correlate_remote, scanner.__version__, specs, runs, hits.memory, len(hits), part,
-            parts, workers=[address], allow_other_workers=False, pure=False))
-        return address, held[-1]
+                    data = self.client.scatter(chunk, workers=[address], direct=True, hash=False)
+                    last = self._pinned(held, address, append_chunk, name, data, last)
+            runs.append((name, run.frames))
+        return address, self._pinned(held, address, correlate_remote, scanner.__version__,
+                                     specs, runs, hits.memory, len(hits), part, parts, last)
+
+    def _pinned(self, held: list[Future], address: str, *task: Any) -> Future:
+        """Submit ``task`` to the worker at ``address`` alone; its future, also in ``held``."""
+        held.append(self.client.submit(*task, workers=[address], allow_other_workers=False,
+                                       pure=False))
+        return held[-1]
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]:
