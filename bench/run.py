@@ -287,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, default=CORPUS_RULES,
                         help=f"extra rules beside the bundled ones (default {CORPUS_RULES})")
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="where trees are cached")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="also time the realistic scan with --cluster ADDRESS (e.g. local:2)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="kill a scan that runs longer and report it (default: none)")
     parser.add_argument("--engines", default=",".join(ENGINES), type=lambda t: t.split(","),
@@ -319,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         literals_file.write_text("".join(f"{lit}\n" for lit in literals), encoding="utf-8")
         no_literals = Measurement("grep floor", error="no literals (rule loading failed)")
         skipped = Measurement("grep floor", error="skipped (--skip floor)")
-        want = set(MEASUREMENTS) - set(args.skip)
+        want = set(MEASUREMENTS) - set(args.skip) | ({"cluster"} if args.cluster else set())
         floor = worst_floor = no_literals if not literals else skipped
         if literals and "floor" in want:
             floor = measure("grep floor", grep_cmd(real.plain, literals_file), args.repeats)
@@ -328,20 +330,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = {f"{what} {engine}": scan_cmd(root, args.rules, args.jobs, "--engine", engine, *extra)
                 for what, root, extra in (("scan", real_root, ()),
                                           ("no-prefilter", real_root, ("--no-prefilter",)),
-                                          ("worst", worst_root, ()))
+                                          ("worst", worst_root, ()),
+                                          ("cluster", real_root, ("--cluster", args.cluster)))
                 if what in want for engine in args.engines}
         timed = measure_interleaved(runs, args.repeats, args.timeout)
 
     def named(what: str, engine: str) -> Measurement:
         label = {"scan": "logsigma scan", "no-prefilter": "logsigma scan --no-prefilter",
-                 "worst": "logsigma scan (worst case)"}[what]
+                 "worst": "logsigma scan (worst case)",
+                 "cluster": f"logsigma scan --cluster {args.cluster}"}[what]
         found = timed.get(f"{what} {engine}", Measurement("", error="skipped"))
         return Measurement(f"{label} --engine {engine}", found.wall_s, found.rss_mb, found.error)
 
     headers = ["measurement", "wall s", "MB/s", "lines/s", "peak RSS MB", "vs floor"]
     print(f"\nrealistic tree {real_root} ({real.bytes / 1e6:.0f} MB, {real.lines:,} lines), "
           f"medians of {args.repeats}, --jobs {args.jobs}")
-    shown = [named(w, e) for w in ("scan", "no-prefilter") for e in args.engines]
+    shown = [named(w, e) for w in ("scan", "no-prefilter", "cluster") for e in args.engines]
     print(tabulate([row(m, real, floor) for m in (*shown, floor) if m.error != "skipped"],
                    headers=headers))
     print(f"\nworst-case tree {worst_root} ({worst_tree.bytes / 1e6:.0f} MB, "

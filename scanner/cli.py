@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="evaluate every rule on every event (for benchmarks and checks)")
     scan.add_argument("--engine", choices=ENGINES, default=ENGINES[0],
                       help="the matching engine (default: %(default)s)")
+    scan.add_argument("--cluster", metavar="ADDRESS",
+                      help="scan on the Dask cluster whose scheduler is at ADDRESS "
+                           "(tcp://host:8786), or on one started for this scan: local[:N]")
     scan.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
 
     events = sub.add_parser("events", help="write normalized events as JSON lines")

@@ -48,6 +48,7 @@ class ScanConfig:
     prefilter: bool
     quiet: bool
     engine: str = "reference"
+    cluster: str | None = None  # a Dask scheduler address, or "local[:N]"
 
 
 def parse_time(option: str, text: str | None, tz: tzinfo, end_of_day: bool = False) -> datetime | None:
@@ -80,6 +81,17 @@ def _existing(option: str, value: str) -> Path:
     if not path.exists():
         raise UsageError(f"{option}: no such file or directory: {value}")
     return path
+
+
+def _cluster(value: str | None) -> str | None:
+    """``--cluster``: ``local``, ``local:N`` (N ≥ 1) or a scheduler address, as given."""
+    if value is None or not value.startswith("local"):
+        return value
+    count = value.removeprefix("local").removeprefix(":")
+    if value != "local" and not (value.startswith("local:") and count.isdigit() and int(count)):
+        raise UsageError("--cluster: expected local, local:N (N >= 1) or an address, "
+                         f"got {value!r}")
+    return value
 
 
 def scan_config(args: argparse.Namespace) -> ScanConfig:
@@ -123,4 +135,5 @@ def scan_config(args: argparse.Namespace) -> ScanConfig:
         prefilter=not args.no_prefilter,
         quiet=args.quiet,
         engine=args.engine,
+        cluster=_cluster(args.cluster),
     )

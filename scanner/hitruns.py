@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import heapq
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -37,6 +38,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
@@ -128,6 +130,17 @@ def init_process(path: Path | None, init: Callable[..., None], *args: Any) -> No
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     use_directory(path)
     init(*args)
+
+
+def pool_context(engine: str) -> BaseContext | None:
+    """How the worker processes of ``engine`` start: the columnar engine's from a fork server
+    that has imported the pipeline (a process forked while Polars' threads hold its locks
+    deadlocks in its first Polars call); others by the platform's default (a fork here)."""
+    if engine != "columnar":
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["scanner.pipeline"])
+    return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,14 +254,25 @@ class RunWriter:
 
     def _write(self, hits: Iterable[Keyed]) -> Run:
         """Write the (sorted) keyed ``hits`` to a new file of the spill directory as one run."""
-        assert self._directory is not None
-        try:
-            fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=self._directory)
-            with os.fdopen(fd, "wb") as stream:
-                return Run(Path(name), _dump_frames(hits, stream))
-        except OSError as exc:
-            raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
-                                Location(str(self._directory))) from None
+        return _new_run(self._directory, lambda stream: _dump_frames(hits, stream))
+
+
+def copy_run(frames: int, chunks: Iterable[bytes]) -> Run:
+    """A run of ``frames`` frames in this process's spill directory made of ``chunks``, the
+    bytes of another process's run in order (one a remote worker spilled)."""
+    return _new_run(_directory, lambda stream: (stream.writelines(chunks), frames)[1])
+
+
+def _new_run(directory: Path | None, write: Callable[[BinaryIO], int]) -> Run:
+    """A new run file in ``directory`` that ``write`` fills, returning its frame count."""
+    assert directory is not None
+    try:
+        fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=directory)
+        with os.fdopen(fd, "wb") as stream:
+            return Run(Path(name), write(stream))
+    except OSError as exc:
+        raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
+                            Location(str(directory))) from None
 
 
 def _merge_width() -> int:

@@ -4,7 +4,8 @@ The main process loads and compiles the rules once, walks the inputs, routes
 each file, plans the years of year-less syslog per rotation chain, and hands one
 :class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
-objects do not pickle) and returns the file's hits (as sorted runs, spilled to a
+objects do not pickle), on this host or on a Dask cluster (``--cluster``: see
+:mod:`scanner.execute`), and returns the file's hits (as sorted runs, spilled to a
 private temp directory past a bound: see :mod:`scanner.hitruns`), coverage and
 problems. With ``--jobs`` above 1, a big plain file on the chunk path is cut into
 parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less
@@ -27,12 +28,9 @@ import sys
 import time
 from collections import Counter
 from contextlib import closing
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from itertools import islice
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
+from functools import partial
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -41,9 +39,10 @@ from scanner.columnar.batch import BatchMatcher
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.collector import collector_paused
 from scanner.correlate.engine import fields_read
-from scanner.correlate.partition import CORRELATORS, helpers, merge_parts, partitions
+from scanner.correlate.partition import CORRELATORS, merge_parts, partitions
 from scanner.errors import Problem, Problems
-from scanner.hitruns import Replay, RunWriter, Runs, init_process, spill_directory, spill_space
+from scanner.execute import Executor, open_executor
+from scanner.hitruns import Replay, RunWriter, Runs, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan
@@ -210,64 +209,6 @@ def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:
     return (ColumnarWorker if options.engine == "columnar" else Worker)(compiled, options)
 
 
-_WORKER: Worker | None = None
-
-
-def _init_worker(compiled: CompiledRules, options: WorkerOptions) -> None:
-    global _WORKER
-    _WORKER = new_worker(compiled, options)
-
-
-def _scan_in_worker(unit: WorkUnit) -> UnitResult:
-    assert _WORKER is not None, "worker not initialized"
-    return _WORKER.scan(unit)
-
-
-def _polars_safe_context() -> BaseContext:
-    """Processes forked from a fresh server that has imported this module: Polars' thread
-    pool does not survive fork(), and this process may have used it (an in-process scan)."""
-    context = get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def run_units(units: Sequence[WorkUnit], compiled: CompiledRules, options: WorkerOptions,
-              jobs: int, progress: Progress) -> Iterator[tuple[int, UnitResult]]:
-    """Scan every unit, in ``jobs`` processes when more than one; ``(unit index, result)``
-    pairs as units finish.
-
-    The costliest units start first (:attr:`WorkUnit.cost`), so a big compressed member
-    never runs alone at the end while the other workers idle, and a finished unit makes
-    room for the next at once: at most ``2 * jobs`` units are queued or running. Workers
-    spill hits where this process does, so a result is a small handle.
-    """
-    if jobs <= 1 or len(units) <= 1:
-        worker = new_worker(compiled, options)
-        for index, unit in enumerate(units):
-            result = worker.scan(unit)
-            progress.advance(result.stats.bytes, result.stats.lines)
-            yield index, result
-        return
-    context = _polars_safe_context() if options.engine == "columnar" else None
-    with ProcessPoolExecutor(max_workers=jobs, initializer=init_process, mp_context=context,
-                             initargs=(spill_directory(), _init_worker, compiled, options)) as pool:
-        waiting = iter(sorted(range(len(units)), key=lambda i: -units[i].cost))
-        running = {pool.submit(_scan_in_worker, units[i]): i for i in islice(waiting, 2 * jobs)}
-        try:
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = running.pop(future)
-                    result = future.result()
-                    running.update((pool.submit(_scan_in_worker, units[i]), i)
-                                   for i in islice(waiting, 1))
-                    progress.advance(result.stats.bytes, result.stats.lines)
-                    yield index, result
-        finally:
-            for future in running:
-                future.cancel()
-
-
 def rule_filter(config: ScanConfig) -> Callable[[RuleInfo], bool]:
     """The rule selection of ``--status/--tag/--rule-id/--exclude-rule`` as a predicate."""
     def keep(rule: RuleInfo) -> bool:
@@ -293,6 +234,7 @@ class Scan:
     rules_loaded: int = 0
     rules_skipped: int = 0
     suppressed: int = 0
+    retried: int = 0
     seconds: float = 0.0
 
 
@@ -389,12 +331,13 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResul
                       (watch.first, watch.last, watch.stamped))
 
 
-def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay, HitTally]:
+def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan,
+                executor: Executor) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
     order, read again from their runs at each iteration, and their counts. Every hit is
     read once; the shown base hits and the correlation hits once more here. Many hits
     without chained correlations are correlated in key partitions, one here and the others
-    in ``--jobs`` processes meanwhile (scanner.correlate.partition), with the same result."""
+    by the ``executor`` meanwhile (scanner.correlate.partition), with the same result."""
     config = scan.config
     shown, correlated = RunWriter(), RunWriter()
 
@@ -405,8 +348,8 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan) -> tuple[Replay
             yield keyed
 
     specs = compiled.correlations
-    parts = partitions(specs, len(hits), config.jobs)  # partition 0 runs here, in this pass
-    with helpers(hits, specs, parts, config.engine) as others, collector_paused():
+    parts = partitions(specs, len(hits), executor.slots)  # partition 0 runs here, in this pass
+    with executor.helpers(hits, specs, parts, config.engine) as others, collector_paused():
         feeding = feed()
         correlated.extend_keyed(CORRELATORS[config.engine](
             feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
@@ -458,6 +401,7 @@ def summarize(scan: Scan, tally: HitTally) -> dict[str, Any]:
         "hits_by_level": {lvl: by_level[lvl] for lvl in sorted(by_level, key=level_rank, reverse=True)},
         "top_rules": tally.by_title.most_common(TOP_RULES),
         "suppressed_by_baseline": scan.suppressed,
+        "units_retried": scan.retried,
         "time_notes": scan.time_notes,
         "problem_counts": dict(scan.problems.counts()),
         "problems": [str(p) for p in scan.problems],
@@ -495,13 +439,16 @@ def run_scan(config: ScanConfig) -> int:
         return EXIT_ERROR
     options = WorkerOptions(config.prefilter, config.tz, config.since, config.until, config.engine)
     progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
-    with spill_space():  # hits beyond a bound wait on disk, never in the scanned tree
+    # hits beyond a bound wait on disk, never in the scanned tree
+    with spill_space(), open_executor(config.jobs, config.cluster, config.engine) as executor:
         try:
-            with closing(run_units(units, compiled, options, config.jobs, progress)) as results:
+            with closing(executor.run_units(units, partial(new_worker, compiled, options),
+                                            progress)) as results:
                 hits = merge_results(units, results, scan, compiled, options)
+            scan.retried = executor.retried
         finally:
             progress.close()
-        shown, tally = select_hits(hits, compiled, scan)
+        shown, tally = select_hits(hits, compiled, scan, executor)
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
         emit(shown, summary, config.output_format, config.output, ReportContext(

@@ -7,7 +7,8 @@ group key :func:`~scanner.correlate.shard.shard_of` maps to ``p``. Each partitio
 the hits it cannot use exactly as a single pass does (the filter comes after those
 checks), so the main process's partition 0 alone reports them and ``plan``'s rejections,
 and partitions ``1..P-1`` (:func:`helpers`, worker processes spilling where the main
-process does) return only their correlation hits, as :class:`~scanner.hitruns.Runs`.
+process does, or tasks of a Dask cluster: :mod:`scanner.execute.cluster`) return only their
+correlation hits, as :class:`~scanner.hitruns.Runs`.
 :func:`merge_parts` joins the partitions' hits in the engine's output order
 (:func:`~scanner.correlate.engine.output_order`), which is total, so the result equals
 the single pass's whatever ``P`` is.
@@ -18,7 +19,6 @@ the single pass's whatever ``P`` is.
 from __future__ import annotations
 
 import heapq
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from scanner.correlate.engine import correlate_keyed, output_order, plan
 from scanner.correlate.shard import Shard
 from scanner.errors import Problems
-from scanner.hitruns import RunWriter, Runs, init_process, spill_directory
+from scanner.hitruns import RunWriter, Runs, init_process, pool_context, spill_directory
 from scanner.model import CorrelationSpec, Hit, Keyed, SortKey
 
 __all__ = ["CORRELATORS", "PARTITION_HITS", "correlate_part", "helpers", "merge_parts",
@@ -67,14 +67,13 @@ def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
 def helpers(hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
             engine: str = "reference") -> Iterator[list[Future[Runs]]]:
     """Partitions ``1..parts-1`` of the correlation of ``hits`` by ``engine``, running in
-    worker processes during the block (none when ``parts`` is 1). The columnar engine's
-    processes are started by a fork server: a process forked while Polars' threads hold
-    its locks deadlocks in its first Polars call."""
+    worker processes during the block (none when ``parts`` is 1), started as
+    :func:`~scanner.hitruns.pool_context` says for ``engine``."""
     if parts < 2:
         yield []
         return
-    context = multiprocessing.get_context("forkserver" if engine == "columnar" else None)
-    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=context, initializer=init_process,
+    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=pool_context(engine),
+                             initializer=init_process,
                              initargs=(spill_directory(), _remember, specs, engine)) as pool:
         futures = [pool.submit(correlate_part, hits, part, parts) for part in range(1, parts)]
         try:
@@ -89,10 +88,14 @@ def _remember(specs: Sequence[CorrelationSpec], engine: str) -> None:
     _specs, _engine = specs, engine
 
 
-def correlate_part(hits: Runs, part: int, parts: int) -> Runs:
-    """In a helper process: the correlation hits of partition ``part`` of ``parts``."""
+def correlate_part(hits: Runs, part: int, parts: int,
+                   specs: Sequence[CorrelationSpec] | None = None,
+                   engine: str | None = None) -> Runs:
+    """The correlation hits of partition ``part`` of ``parts``: of ``specs`` by ``engine``,
+    or in a helper process of those it was started with."""
     found = RunWriter()
-    found.extend_keyed(CORRELATORS[_engine](hits.keyed(), _specs, Problems(), (part, parts)))
+    found.extend_keyed(CORRELATORS[engine or _engine](
+        hits.keyed(), _specs if specs is None else specs, Problems(), (part, parts)))
     return found.close()
 
 

@@ -91,6 +91,9 @@ def render_summary(summary: dict[str, Any]) -> str:
         ("rules", f"{summary['rules_loaded']} loaded, {summary['rules_skipped']} skipped"),
         ("hits", ", ".join(f"{lvl} {n}" for lvl, n in summary["hits_by_level"].items()) or "none"),
     ]
+    if summary.get("units_retried"):
+        facts.append(("retried", f"{summary['units_retried']} units run again after their "
+                                 "worker died"))
     if summary.get("suppressed_by_baseline"):
         facts.append(("baseline", f"{summary['suppressed_by_baseline']} known hits suppressed"))
     lines.append(tabulate(facts, tablefmt="plain"))
