@@ -84,11 +84,17 @@ class CompiledRules:
 
     compiled: tuple[CompiledRule, ...]
     correlations: tuple[CorrelationSpec, ...]
+    unfed: tuple[RuleInfo, ...] = ()  # loaded, but no input can feed them: never compiled
 
     @property
     def rules(self) -> tuple[RuleInfo, ...]:
-        """The base rules' metadata."""
+        """The compiled base rules' metadata."""
         return tuple(c.info for c in self.compiled)
+
+    @property
+    def loaded(self) -> int:
+        """How many rules and correlations loaded (compiled or not)."""
+        return len(self.compiled) + len(self.unfed) + len(self.correlations)
 
     def select(self, keep: Callable[[RuleInfo], bool]) -> CompiledRules:
         """The rules and correlations ``keep`` accepts, plus every rule a kept correlation needs.
@@ -108,7 +114,8 @@ class CompiledRules:
             dataclasses.replace(c, info=dataclasses.replace(c.info, output=output))
             for c in self.compiled if keep(c.info) or c.info.id in needed
             for output in [keep(c.info) and (c.info.output or c.info.id not in needed)])
-        return CompiledRules(compiled, tuple(c for c in self.correlations if c.rule.id in needed))
+        return CompiledRules(compiled, tuple(c for c in self.correlations if c.rule.id in needed),
+                             tuple(info for info in self.unfed if keep(info)))
 
 
 def rule_files(paths: Sequence[Path]) -> Iterator[Path]:
@@ -143,14 +150,18 @@ def read_placeholders(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
-def load_rules(paths: Sequence[Path], problems: Problems,
-               placeholders: Path | None = None) -> CompiledRules:
+def load_rules(paths: Sequence[Path], problems: Problems, placeholders: Path | None = None,
+               can_fire: Callable[[LogSource], bool] | None = None) -> CompiledRules:
     """Load, filter, map and compile every rule under ``paths``; trouble goes to ``problems``.
+
+    With ``can_fire``, a base rule whose logsource it rejects and that no correlation
+    references is parsed (its problems reported) but not compiled: it joins
+    :attr:`CompiledRules.unfed`, so a conversion problem it may have goes unreported.
 
     Raises:
         UsageError: a path does not exist or the placeholder file is unreadable.
     """
-    loader = _Loader(problems, read_placeholders(placeholders))
+    loader = _Loader(problems, read_placeholders(placeholders), can_fire)
     for path in rule_files(paths):
         loader.read_file(path)
     return loader.build()
@@ -159,8 +170,10 @@ def load_rules(paths: Sequence[Path], problems: Problems,
 class _Loader:
     """State of one load: parsed rules by file, their ids and paths, the backend."""
 
-    def __init__(self, problems: Problems, placeholders: Mapping[str, Any] | None) -> None:
+    def __init__(self, problems: Problems, placeholders: Mapping[str, Any] | None,
+                 can_fire: Callable[[LogSource], bool] | None) -> None:
         self.problems = problems
+        self.can_fire = can_fire
         self.backend = PythonMatcherBackend(field_pipeline(placeholders))
         self.rules: list[AnyRule] = []
         self.filters: list[SigmaFilter] = []
@@ -211,10 +224,12 @@ class _Loader:
         collection = SigmaCollection(rules, collect_filters=True, resolve_references=False)
         rules = [r for r in rules if self._resolved(r, collection)]
         rules = [self._filtered(r) for r in rules]
+        unfed = self._unfed(rules)
         self.backend.init_processing_pipeline()
         compiled: list[CompiledRule] = []
         for key, rule in enumerate(rules):
-            if isinstance(rule, SigmaRule) and (code := self._compile(rule, key)) is not None:
+            if (isinstance(rule, SigmaRule) and id(rule) not in unfed
+                    and (code := self._compile(rule, key)) is not None):
                 compiled.append(CompiledRule(key, self._info(rule), code))
         usable = {c.info.id for c in compiled}
         correlations: list[CorrelationSpec] = []
@@ -224,7 +239,17 @@ class _Loader:
                 if spec is not None:
                     correlations.append(spec)
                     usable.add(spec.rule.id)
-        return CompiledRules(tuple(compiled), tuple(correlations))
+        return CompiledRules(tuple(compiled), tuple(correlations), tuple(unfed.values()))
+
+    def _unfed(self, rules: list[AnyRule]) -> dict[int, RuleInfo]:
+        """The base rules ``can_fire`` rejects and no correlation references, by object id."""
+        if self.can_fire is None:
+            return {}
+        referenced = {id(ref.rule) for rule in rules if isinstance(rule, SigmaCorrelationRule)
+                      for ref in rule.referenced_rules}
+        return {id(rule): self._info(rule) for rule in rules
+                if isinstance(rule, SigmaRule) and id(rule) not in referenced
+                and not self.can_fire(LogSource.from_dict(vars(rule.logsource)))}
 
     def _unique(self, rules: list[AnyRule]) -> list[AnyRule]:
         seen: set[str] = set()
