@@ -446,7 +446,8 @@ def run_scan(config: ScanConfig) -> int:
     """Run a whole scan; returns the exit code."""
     started = time.monotonic()
     scan = Scan(config)
-    compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders, can_fire)
+    compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders, can_fire,
+                          config.jobs)
     scan.rules_skipped = scan.problems.counts()["rule"]
     compiled = compiled.select(rule_filter(config))
     scan.rules_loaded = compiled.loaded
