@@ -30,6 +30,9 @@ DOCUMENTS = {
     "top-level list": "- a\n- {b: c}\n",
     "top-level scalar": "just text\n",
     "deep nesting": "a:\n" + "".join("  " * i + f"  k{i}:\n" for i in range(30)) + "  " * 31 + "v: 1\n",
+    "nesting past the recursion limit": "a: " + "[" * 900 + "x" + "]" * 900 + "\n",
+    "block nesting past the recursion limit":
+        "".join(" " * i + f"k{i}:\n" for i in range(700)) + " " * 700 + "v\n",
 }
 FAILING = {
     "recursive alias": "a: &a [*a]\n",

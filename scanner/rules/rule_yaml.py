@@ -7,8 +7,8 @@ rules are trees of plain mappings, lists and scalars, so :class:`RuleLoader` bui
 them by direct recursion, with the safe constructors for every non-string scalar and
 aliases kept as shared objects. Anything else in a document (a merge key ``<<``, a
 tag such as ``!!set`` or an unknown one, a recursive alias, a key that is not a
-scalar) makes that document go through ``CSafeLoader``'s own constructor, so the
-result, or the error, is always the one it gives.
+scalar, nesting deeper than Python's recursion limit) makes that document go through
+``CSafeLoader``'s own constructor, so the result, or the error, is always the one it gives.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class RuleLoader(yaml.CSafeLoader):
     def construct_document(self, node: Node) -> Any:
         try:
             return _Builder(self).build(node)
-        except _Unusual:
+        except (_Unusual, RecursionError):  # PyYAML's constructor does not recurse
             return super().construct_document(node)
 
 
