@@ -163,22 +163,24 @@ def parse_files(files: Sequence[Path], can_fire: Callable[[LogSource], bool] | N
     if can_fire is None:
         return [parse_file(path) for path in files]
     if processes < 2 or len(files) < PARALLEL_FILES:
-        outcomes = [unfed_or_parsed(parse_file(path), can_fire) for path in files]
-    else:
-        with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
-            theirs = pool.submit(_unfed_files, files[1::2], can_fire)
-            mine = [unfed_or_parsed(parse_file(path), can_fire) for path in files[0::2]]
-            outcomes = [mine[i // 2] if i % 2 == 0 else None for i in range(len(files))]
-            for index, unfed in zip(range(1, len(files), 2), theirs.result()):
-                outcomes[index] = unfed or unfed_or_parsed(parse_file(files[index]), can_fire)
-    return _needed_in_full(outcomes)  # type: ignore[arg-type]
+        return _needed_in_full([_outcome(path, can_fire) for path in files])
+    with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
+        theirs = pool.submit(_unfed_files, files[1::2], can_fire)
+        outcomes = {i: _outcome(files[i], can_fire) for i in range(0, len(files), 2)}
+        for i, unfed in zip(range(1, len(files), 2), theirs.result()):
+            outcomes[i] = unfed or _outcome(files[i], can_fire)
+    return _needed_in_full([outcomes[i] for i in range(len(files))])
+
+
+def _outcome(path: Path, can_fire: Callable[[LogSource], bool]) -> FileOutcome:
+    return unfed_or_parsed(parse_file(path), can_fire)
 
 
 def _unfed_files(files: Sequence[Path], can_fire: Callable[[LogSource], bool]
                  ) -> list[UnfedFile | None]:
     """In the forked process: each file as an :class:`UnfedFile`, or ``None``."""
-    return [outcome if isinstance(outcome := unfed_or_parsed(parse_file(path), can_fire),
-                                  UnfedFile) else None for path in files]
+    return [outcome if isinstance(outcome := _outcome(path, can_fire), UnfedFile) else None
+            for path in files]
 
 
 def _needed_in_full(outcomes: list[FileOutcome]) -> list[FileOutcome]:
