@@ -14,8 +14,10 @@ from scanner.errors import Problems
 from scanner.model import LogSource
 from scanner.resources import bundled_rules_dir
 from scanner.rules.feeds import can_fire, feeders
+from scanner.rules import parse
 from scanner.rules.load import CompiledRules, load_rules
-from scanner.rules.parse import PARALLEL_FILES
+
+FILES = 220  # numbered rule files the tests write; PARALLEL_FILES is lowered below it
 
 WINDOWS = """title: Windows rule {n}
 id: 22222222-0000-4000-8000-{n:012d}
@@ -61,9 +63,14 @@ correlation: {type: event_count, rules: [win_referenced], group-by: [IpAddress],
 CONVERTED_ONLY = ["22222222-0000-4000-8000-000000000901", "22222222-0000-4000-8000-000000000902"]
 
 
+@pytest.fixture(autouse=True)
+def two_processes_from_200_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse, "PARALLEL_FILES", FILES - 20)
+
+
 def write_rules(root: Path) -> Path:
     """More files than PARALLEL_FILES: mostly unfed Windows rules, some fed, the cases above."""
-    for n in range(PARALLEL_FILES + 20):
+    for n in range(FILES):
         (root / f"rule_{n:03d}.yml").write_text((WINDOWS if n % 7 else LINUX).format(n=n))
     for name, text in SPECIAL.items():
         (root / name).write_text(text)

@@ -48,8 +48,9 @@ FileProblem = tuple[str | None, str]  # (rule label, or None for the whole file;
 # string belongs, a mapping where a list belongs) escape as plain Python errors.
 RULE_FAULTS: tuple[type[Exception], ...] = (SigmaError, TypeError, ValueError, AttributeError,
                                              KeyError, IndexError)
-# Fewer files than this are parsed in this process alone: a fork would cost more.
-PARALLEL_FILES = 200
+# Fewer files than this are parsed in this process alone: a fork would cost more than the
+# other process saves (it parses files this one must parse again when they hold fed rules).
+PARALLEL_FILES = 1000
 
 
 class _MatcherRegexEngine(RegexEngine):
