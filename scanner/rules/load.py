@@ -148,24 +148,22 @@ def load_rules(paths: Sequence[Path], problems: Problems, placeholders: Path | N
         UsageError: a path does not exist or the placeholder file is unreadable.
     """
     loader = _Loader(problems, read_placeholders(placeholders), can_fire)
-    with _collector_paused():
+    with _young_collections_only():
         for outcome in parse_files(list(rule_files(paths)), can_fire, processes):
             loader.add(outcome)
         return loader.build()
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (a load makes many long-lived objects, and every
-    full collection would walk them all); one collection after it frees pySigma's cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+def _young_collections_only() -> Iterator[None]:
+    """No full cyclic garbage collection inside: a load keeps many long-lived objects, and
+    each full collection would walk them all; young ones still free each file's pySigma cycles."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1 << 30)
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
-        gc.collect()
+        gc.set_threshold(young, middle, old)
 
 
 class _Loader:
