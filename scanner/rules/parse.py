@@ -11,10 +11,10 @@ its title: stable while the file keeps its name and order.
 Given ``can_fire`` (see ``scanner.rules.feeds``), a file whose documents are all base
 rules no input can feed shrinks to an :class:`UnfedFile`: their metadata and the
 file's problems, without pySigma objects; that is all a scan needs of it.
-:func:`parse_files` can parse half of such files in a forked second process, since
-only their small results travel back. A file is parsed again in full when a filter
-document is loaded (filters rewrite every rule) or a correlation may reference one of
-its rules.
+:func:`parse_files` can parse every other file in a forked second process (from
+:data:`PARALLEL_FILES` files on), since only such small results travel back. A file
+is parsed again in full when a filter document is loaded (filters rewrite every rule)
+or a correlation may reference one of its rules.
 """
 
 from __future__ import annotations
