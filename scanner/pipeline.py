@@ -59,6 +59,7 @@ from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
 from scanner.report.tally import HitTally
+from scanner.rules.feeds import can_fire
 from scanner.rules.load import CompiledRules, load_rules
 from scanner.sources.open import WHOLE, ByteRange, merge_part_problems
 from scanner.sources.parts import split_ranges
@@ -424,11 +425,12 @@ def run_scan(config: ScanConfig) -> int:
     """Run a whole scan; returns the exit code."""
     started = time.monotonic()
     scan = Scan(config)
-    compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders)
+    compiled = load_rules(list(config.rule_paths), scan.problems, config.placeholders, can_fire,
+                          config.jobs)
     scan.rules_skipped = scan.problems.counts()["rule"]
     compiled = compiled.select(rule_filter(config))
-    scan.rules_loaded = len(compiled.rules) + len(compiled.correlations)
-    if not compiled.rules:
+    scan.rules_loaded = compiled.loaded
+    if not compiled.rules and not compiled.unfed:
         _print_problems(scan.problems)
         print("logsigma: error: no rule loaded", file=sys.stderr)
         return EXIT_ERROR

@@ -5,8 +5,8 @@ starts a ``LocalCluster`` of N single-threaded worker processes on 127.0.0.1 (N:
 count) for the scan and stops it afterwards.
 
 What travels: the unit scanner factory (the compiled rules and the options, built by the
-client alone) is scattered once to every worker, with this logsigma's version, and
-built once per worker process (:func:`_scanner`); each unit is one task (its priority
+client alone) goes once to every worker as a worker plugin (:class:`Shipment`), and is
+built once per worker process (:func:`_scanner`); each task carries this logsigma's version; each unit is one task (its priority
 its rank by cost, so the costliest start first), whose worker opens the unit's file by
 its absolute path: a shared filesystem, or the same copy at the same path on every host.
 A task returns its :class:`~scanner.pipeline.UnitResult` as data: hits kept in memory
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from distributed import Client, Future, LocalCluster, as_completed, get_worker
+from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed, get_worker
 from distributed import wait as distributed_wait
 from distributed.scheduler import KilledWorker
 
@@ -62,20 +62,21 @@ FETCH_BYTES = 16 << 20  # bytes of a spilled run copied per call
 WATCH_SECONDS = 1.0  # how often a correlation task's worker is looked for while it runs
 
 _scanner_lock = threading.Lock()
-_current: tuple[str, UnitScanner] | None = None  # a worker process's scanner, by shipment token
+_current: tuple[str, UnitScanner] | None = None  # a worker process's scanner, by shipment name
 
 
 class VersionRefused(Exception):
     """A worker runs another logsigma version than the client (raised in the worker)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Shipment:
-    """What every worker gets once per scan: the scanner factory and the client's version."""
+class Shipment(WorkerPlugin):
+    """What every worker gets once per scan: the unit scanner factory. A worker plugin: the
+    scheduler installs it on every worker, those that join later too, so the death of a
+    worker cannot lose it (scattered data can: the scheduler may keep one replica only)."""
 
-    token: str
-    version: str
-    make: WorkerFactory
+    def __init__(self, make: WorkerFactory) -> None:
+        self.make = make
+        self.name = f"logsigma-{uuid.uuid4().hex}"
 
 
 def refusal(address: str, version: str) -> str:
@@ -89,13 +90,14 @@ def logsigma_version() -> str:
     return scanner.__version__
 
 
-def _scanner(shipment: Shipment) -> UnitScanner:
-    """In a worker: the scanner of ``shipment``, built on first use."""
+def _scanner(shipment: str, version: str) -> UnitScanner:
+    """In a worker: the scanner of the :class:`Shipment` named ``shipment`` from a client of
+    logsigma ``version`` (refused unless ours), built on first use."""
     global _current
-    _use_scratch(shipment.version)
+    _use_scratch(version)
     with _scanner_lock:
-        if _current is None or _current[0] != shipment.token:
-            _current = (shipment.token, shipment.make())
+        if _current is None or _current[0] != shipment:
+            _current = (shipment, get_worker().plugins[shipment].make())
         return _current[1]
 
 
@@ -109,11 +111,12 @@ def _use_scratch(version: str) -> None:
     use_directory(scratch)
 
 
-def scan_unit(shipment: Shipment, unit: WorkUnit) -> tuple[str, UnitResult]:
-    """The task: scan ``unit`` on this worker; its address and the result. A problem
-    reading the file names the worker (another host may lack it)."""
+def scan_unit(shipment: str, version: str, unit: WorkUnit) -> tuple[str, UnitResult]:
+    """The task: scan ``unit`` on this worker with the scanner of ``shipment`` (a client of
+    logsigma ``version``); its address and the result. A problem reading the file names the
+    worker (another host may lack it)."""
     address = get_worker().address
-    result = _scanner(shipment).scan(unit)
+    result = _scanner(shipment, version).scan(unit)
     result.problems = [Problem(p.kind, p.location, f"{p.message} (on worker {address})")
                        if p.kind == "source" else p for p in result.problems]
     return address, result
@@ -320,14 +323,14 @@ class ClusterExecutor:
         """Scan every unit on the cluster; ``(unit index, result)`` pairs as units finish.
         Leaving early (an error, Ctrl-C) cancels the scan's tasks on the cluster."""
         client = self.client
-        shipment = client.scatter(Shipment(uuid.uuid4().hex, scanner.__version__, make),
-                                  broadcast=True, hash=False)
+        shipment = Shipment(make)
+        client.register_plugin(shipment)
         shipped = [portable(unit) for unit in units]
         priority = {index: len(units) - rank for rank, index in enumerate(costliest_first(units))}
 
         def submit(index: int) -> Future:
-            return client.submit(scan_unit, shipment, shipped[index], priority=priority[index],
-                                 pure=False)
+            return client.submit(scan_unit, shipment.name, scanner.__version__, shipped[index],
+                                 priority=priority[index], pure=False)
 
         pending = {submit(index): index for index in range(len(units))}
         finished = as_completed(pending)
@@ -348,7 +351,8 @@ class ClusterExecutor:
                     progress.advance(result.stats.bytes, result.stats.lines)
                     yield index, result
         finally:
-            client.cancel([*pending, shipment])
+            client.cancel(list(pending))
+            client.unregister_worker_plugin(shipment.name)
 
     def _result(self, future: Future) -> UnitResult:
         """A finished unit's result, its spilled hits copied here."""

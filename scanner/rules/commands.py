@@ -20,10 +20,8 @@ from tabulate import tabulate
 
 from scanner.columnar.expressions import rule_exprs
 from scanner.errors import Problems
-from scanner.integrity import INTEGRITY
 from scanner.model import LogSource, RuleInfo
-from scanner.normalize.derive import PROCESS_CREATION
-from scanner.normalize.routes import load_routes
+from scanner.rules.feeds import feeders
 from scanner.rules.load import CompiledRules, load_rules
 
 SKIP_KIND = "rule"
@@ -46,12 +44,7 @@ def _logsource(info: RuleInfo) -> str:
 
 def read_from(logsource: LogSource) -> str:
     """The formats (and logsigma's own events) that feed rules of ``logsource``."""
-    names = [r.format for r in load_routes().values() if logsource.applies_to(r.event_logsources())]
-    if logsource.applies_to((PROCESS_CREATION,)):
-        names.append("derived from sudo and auditd EXECVE")
-    if logsource.applies_to((INTEGRITY,)):
-        names.append("stream-integrity checks")
-    return ", ".join(names) or "nothing logsigma reads: these rules cannot fire"
+    return ", ".join(feeders(logsource)) or "nothing logsigma reads: these rules cannot fire"
 
 
 def check_command(args: argparse.Namespace) -> int:
