@@ -134,12 +134,12 @@ def init_process(path: Path | None, init: Callable[..., None], *args: Any) -> No
 
 def pool_context(engine: str) -> BaseContext | None:
     """How the worker processes of ``engine`` start: the columnar engine's from a fork server
-    that has imported the pipeline (a process forked while Polars' threads hold its locks
+    that has imported its worker (a process forked while Polars' threads hold its locks
     deadlocks in its first Polars call); others by the platform's default (a fork here)."""
     if engine != "columnar":
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["scanner.pipeline"])
+    context.set_forkserver_preload(["scanner.columnar.worker"])
     return context
 
 

@@ -35,7 +35,6 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
-from scanner.columnar.batch import BatchMatcher
 from scanner.config import ScanConfig, scan_config
 from scanner.correlate.collector import collector_paused
 from scanner.correlate.engine import fields_read
@@ -192,22 +191,13 @@ class Worker:
                         yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
 
 
-class ColumnarWorker(Worker):
-    """The columnar engine: the reference normalization, then the rules run on batches of
-    events as Polars columns (:mod:`scanner.columnar.batch`)."""
-
-    def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
-        super().__init__(compiled, options)
-        self._batches = BatchMatcher(compiled, self._kept_fields)
-
-    def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
-        return self._batches.hits(plan, events)
-
-
 def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:
     """The worker of ``options.engine``: every engine scans a :class:`WorkUnit` into a
     :class:`UnitResult` from the same compiled rules, with byte-identical output."""
-    return (ColumnarWorker if options.engine == "columnar" else Worker)(compiled, options)
+    if options.engine == "columnar":  # imported (with Polars) only when asked for
+        from scanner.columnar.worker import ColumnarWorker
+        return ColumnarWorker(compiled, options)
+    return Worker(compiled, options)
 
 
 def rule_filter(config: ScanConfig) -> Callable[[RuleInfo], bool]:
