@@ -51,3 +51,13 @@ def test_demo_hydra_run_names_its_victim(tmp_path) -> None:
     assert sorted(f"{h['source']}:{h['line']}" for h in runs) == ["audit/audit.log:19", "auth.log:73"]
     assert {h["fields"]["target_host"] for h in runs} == {"198.51.100.7"}
     assert all(h["derived"] and h["level"] == "high" for h in runs)
+
+
+def test_demo_hydra_run_names_who_ran_it(capsys) -> None:
+    """The table's details say as whom the tool ran (sudo's target, Sigma's User) and who
+    invoked it (the intruder's account)."""
+    assert main(["scan", "-q", "--jobs", "1", str(DEMO)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if "Network Password Brute-Forcer Run" in line and "auth.log:73" in line]
+    assert len(rows) == 1
+    assert "user=root parent_user=webadmin target_host=198.51.100.7" in rows[0]

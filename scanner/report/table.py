@@ -16,8 +16,8 @@ from scanner.report.records import SRC_IP_FIELDS, correlation_summary, first_fie
 from scanner.report.safe import terminal_text
 
 # Fields worth a glance in the "details" column, in order.
-_DETAIL_FIELDS = ("user", "target_user", "target_host", "method", "uri", "status", "user_agent", "command",
-                  "command_line", "package", "type", "anomaly", "program")
+_DETAIL_FIELDS = ("user", "parent_user", "target_user", "target_host", "method", "uri", "status",
+                  "user_agent", "command", "command_line", "package", "type", "anomaly", "program")
 _TITLE_WIDTH, _SOURCE_WIDTH, _DETAILS_WIDTH = 48, 32, 72
 _HEADERS = ("timestamp", "level", "rule", "source:line", "details")
 _CHUNK_ROWS = 1_000  # rows rendered per tabulate call
