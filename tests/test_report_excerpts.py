@@ -121,7 +121,16 @@ def test_vanished_changed_and_short_files_leave_references(tmp_path: Path) -> No
     assert len(warnings) == 3
     assert warnings[0].startswith("auth.log: changed since the scan")
     assert warnings[1].startswith("auth.log.1: gone since the scan")
-    assert warnings[2].startswith("auth.log.2.gz: 1 contributing record(s) not found, first line 1000000")
+    assert warnings[2].startswith("auth.log.2.gz: 1 contributing record(s) not read, first line 1000000")
+
+
+def test_texts_past_the_cap_leave_references_and_one_warning(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("scanner.report.excerpts.WANTED_CAP", 2)
+    excerpts, warnings = read_back(evidence(DEMO / "auth.log.1"), *(("auth.log.1", n) for n in (3, 1, 2, 5)))
+    assert [excerpts.text("auth.log.1", n) is not None for n in (1, 2, 3, 5)] == [True, False, True, False]
+    assert excerpts.text("auth.log.1", 3) == (DEMO / "auth.log.1").read_text().splitlines()[2]
+    assert warnings == ["auth.log.1: contributing lines from line 2 on, and of every later hit, shown as "
+                        "references only: the report keeps at most 2 texts"]
 
 
 def test_control_characters_in_a_contributing_line_are_escaped(tmp_path: Path) -> None:

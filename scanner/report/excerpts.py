@@ -15,14 +15,17 @@ at that reference:
 
 A file that is gone or changed (size or modification time) since the scan, or that no
 longer holds a wanted record, shows references only, with one warning naming it. Reading
-stops after :data:`READ_CAP` records in all; texts are cut to :data:`TEXT_CAP` characters.
+stops after :data:`READ_CAP` records in all, at most :data:`WANTED_CAP` texts are kept (the
+first hits' in report order; one warning when more are wanted), each cut to :data:`TEXT_CAP`
+characters.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping
+from typing import Generator, Iterable, Mapping
 
 from scanner.errors import Location, Problem, Problems
 from scanner.model import SourceFile
@@ -35,8 +38,8 @@ from scanner.report.safe import shorten
 from scanner.sources.open import iter_lines
 
 READ_CAP = 2_000_000  # records read back in all, over every file
-WANTED_CAP = 6_000  # references whose text is kept
-TEXT_CAP = 2_000  # characters kept of one record's text
+WANTED_CAP = 60_000  # references whose text is kept (10,000 correlation hits' worth)
+TEXT_CAP = 1_000  # characters kept of one record's text
 
 Reference = tuple[str, int]  # (source, line)
 
@@ -49,27 +52,31 @@ class Excerpts:
     wanted: dict[str, set[int]] = field(default_factory=dict)
     texts: dict[Reference, str] = field(default_factory=dict)
     count: int = 0
+    beyond: list[Reference] = field(default_factory=list)  # the first wanted past the cap
+    left: int = READ_CAP  # records yet to be read
 
     def want(self, references: Iterable[Reference]) -> None:
         """Ask for the text of ``references`` (beyond :data:`WANTED_CAP`: references only)."""
         for source, line in references:
             lines = self.wanted.setdefault(source, set())
-            if line not in lines and self.count < WANTED_CAP:
+            if line in lines:
+                continue
+            if self.count < WANTED_CAP:
                 lines.add(line)
                 self.count += 1
+            elif not self.beyond:
+                self.beyond.append((source, line))
 
     def read(self) -> list[Problem]:
-        """Read the wanted records, one pass per file; a warning per file that fell short."""
-        warnings: list[Problem] = []
-        budget = READ_CAP
+        """Read the wanted records, one pass per file; a warning per file that fell short.
+        Without evidence (hits rendered outside a scan) nothing is read, and nothing warned."""
+        if not self.evidence:
+            return []
+        warnings = [_warning(source, f"contributing lines from line {line} on, and of every later "
+                                     f"hit, shown as references only: the report keeps at most "
+                                     f"{WANTED_CAP} texts") for source, line in self.beyond]
         for source, lines in sorted(self.wanted.items()):
-            if not lines:
-                continue
-            if budget <= 0:
-                warnings.append(_warning(source, f"not read: the report reads back at most "
-                                                 f"{READ_CAP} records in all"))
-                continue
-            why, budget = self._read_file(source, lines, budget)
+            why = self._read_file(source, lines) if lines else None
             if why:
                 warnings.append(_warning(source, why))
         return warnings
@@ -78,31 +85,33 @@ class Excerpts:
         """The text of the record at ``source:line``, if read."""
         return self.texts.get((source, line))
 
-    def _read_file(self, source: str, lines: set[int], budget: int) -> tuple[str | None, int]:
-        """Read ``lines`` of ``source``; returns why some are missing (or ``None``) and the
-        budget left."""
+    def _read_file(self, source: str, lines: set[int]) -> str | None:
+        """Read ``lines`` of ``source``; returns why some are missing, or ``None``."""
         evidence = self.evidence.get(source)
         if evidence is None:
-            return "not among the scanned files", budget
-        changed = _changed(evidence.file)
+            return "not among the scanned files"
+        changed = _changed(evidence.file) if self.left > 0 else None
         if changed:
-            return changed, budget
+            return changed
         problems = Problems()
-        last = max(lines)
-        found = 0
-        for number, text in _records(evidence, problems):
-            budget -= 1
-            if number in lines:
-                self.texts[(source, number)] = shorten(text, TEXT_CAP)
-                found += 1
-            if found == len(lines) or number >= last or budget <= 0:
-                break
+        last, found = max(lines), 0
+        with closing(_records(evidence, problems)) as records:
+            for number, text in records if self.left > 0 else ():
+                self.left -= 1
+                if number in lines:
+                    self.texts[(source, number)] = shorten(text, TEXT_CAP)
+                    found += 1
+                if found == len(lines) or number >= last or self.left <= 0:
+                    break
         if found == len(lines):
-            return None, budget
-        missing = sorted(lines - {n for s, n in self.texts if s == source})
-        trouble = f" ({problems.items[0].message})" if problems.items else ""
-        return (f"{len(missing)} contributing record(s) not found, first line {missing[0]}"
-                f"{trouble}: shown as references only"), budget
+            return None
+        missing = min(lines - {n for s, n in self.texts if s == source})
+        if self.left <= 0:
+            trouble = f" (the report reads back at most {READ_CAP} records in all)"
+        else:
+            trouble = f" ({problems.items[0].message})" if problems.items else ""
+        return (f"{len(lines) - found} contributing record(s) not read, first line {missing}"
+                f"{trouble}: shown as references only")
 
 
 def _changed(file: SourceFile) -> str | None:
@@ -116,7 +125,7 @@ def _changed(file: SourceFile) -> str | None:
     return None
 
 
-def _records(evidence: Evidence, problems: Problems) -> Iterator[tuple[int, str]]:
+def _records(evidence: Evidence, problems: Problems) -> Generator[tuple[int, str], None, None]:
     """``(line, text)`` of each record of a file, as the scan reads them."""
     file, route = evidence.file, evidence.route
     if route.records == JOURNAL_RECORDS:
