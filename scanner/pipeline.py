@@ -52,7 +52,7 @@ from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
                                      route_file)
-from scanner.report.context import ReportContext
+from scanner.report.context import Evidence, ReportContext
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
@@ -444,7 +444,8 @@ def run_scan(config: ScanConfig) -> int:
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
         emit(shown, summary, config.output_format, config.output, ReportContext(
-            reported_rules(compiled), config.fail_on, config.paths))
+            reported_rules(compiled), config.fail_on, config.paths,
+            {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
         if config.write_baseline:
             with atomic_text(config.write_baseline) as out:
                 out.write(baseline_text(shown))

@@ -201,3 +201,7 @@ def test_log_text_is_data_never_markup(browser, tmp_path: Path) -> None:  # type
     assert HOSTILE_URI in text
     # the user names tried, in the spraying correlation's closing event and top values
     assert f"user={HOSTILE_USER}11" in text and f"{HOSTILE_USER}0 ×2" in text
+    # and in the contributing lines read back from auth.log (closed <details>: textContent)
+    contributing = browser.execute_script(
+        "return Array.from(document.querySelectorAll('pre.contributors'), e => e.textContent).join('\\n')")
+    assert f"auth.log:1  Feb 11 10:01:00 vps sshd[900]: Invalid user {HOSTILE_USER}0 from 203.0.113.67" in contributing
