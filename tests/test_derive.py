@@ -56,6 +56,8 @@ CASES = [
      [SUDO + "TTY=pts/0 ; PWD=/home/bob/tools ; USER=root ; COMMAND=./collect.sh --all"],
      [{"image": "./collect.sh", "command_line": "./collect.sh --all", "user": "root",
        "parent_user": "bob", "cwd": "/home/bob/tools"}]),
+    ("sudo line without USER= (sudo always logs it) is no command: no user is made up", "auth.log",
+     [SUDO + "TTY=pts/0 ; PWD=/home/bob ; COMMAND=/usr/bin/id"], []),
     ("sudo wrong password ran nothing", "auth.log",
      [SUDO + "3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/bob ; USER=root ; "
              "COMMAND=/usr/bin/cat /etc/shadow"], []),

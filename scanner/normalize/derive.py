@@ -47,10 +47,11 @@ def _sudo_process(event: Event) -> ProcessFields | None:
     # Kind "command" (grammars/sudo.lark) ran; "denied" lines name the command they refused.
     if fields.get("event") != "command" or not command or command in _SUDO_PSEUDO_COMMANDS:
         return None
-    # Sigma's User is the account the process runs as: sudo's target (USER=, root when absent);
-    # the invoking user is the one who started it, as ParentUser.
+    # Sigma's User is the account the process runs as: sudo's target (USER=, which sudo always
+    # logs and grammars/sudo.lark requires of a command: never made up, as a derived value must
+    # stand in the line); the invoking user is the one who started it, as ParentUser.
     return _present(image=command.split(" ", 1)[0], command_line=command,
-                    user=fields.get("target_user") or "root", parent_user=fields.get("user"),
+                    user=fields.get("target_user"), parent_user=fields.get("user"),
                     cwd=cwd)
 
 
