@@ -17,7 +17,7 @@ from conftest import FIXTURES
 from scanner.cli import main
 from scanner.correlate.details import TOP_VALUES, window_details
 from scanner.correlate.windows import CONTRIBUTOR_CAP
-from scanner.model import FieldValues, Hit
+from scanner.model import FieldValues
 from test_correlate import FAIL, OK, RANDOM_SPECS, hit, random_stream, run, spec
 
 DEMO = FIXTURES / "demo" / "var" / "log"
