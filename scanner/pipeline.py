@@ -340,7 +340,7 @@ def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan,
 
     specs = compiled.correlations
     parts = partitions(specs, len(hits), executor.slots)  # partition 0 runs here, in this pass
-    with executor.helpers(hits, specs, parts, config.engine) as others, collector_paused():
+    with executor.helpers(hits, specs, parts) as others, collector_paused():
         feeding = feed()
         correlated.extend_keyed(CORRELATORS[config.engine](
             feeding, specs, scan.problems, (0, parts) if parts > 1 else None))

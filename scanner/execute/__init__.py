@@ -46,10 +46,10 @@ class Executor(Protocol):
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]: ...
 
-    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
-                engine: str) -> ContextManager[list[PartResult]]:
-        """Correlation partitions ``1..parts-1`` of ``hits`` by ``engine`` running during the
-        block (:func:`scanner.correlate.partition.helpers`)."""
+    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
+                parts: int) -> ContextManager[list[PartResult]]:
+        """Correlation partitions ``1..parts-1`` of ``hits`` by the scan's engine running
+        during the block (:func:`scanner.correlate.partition.helpers`)."""
 
 
 class PartResult(Protocol):
@@ -69,5 +69,5 @@ def open_executor(jobs: int, cluster: str | None, engine: str) -> Iterator[Execu
         from scanner.execute.cluster import ClusterExecutor
     except ImportError:
         raise UsageError("--cluster needs Dask: pip install 'logsigma[cluster]'") from None
-    with ClusterExecutor.open(cluster) as executor:
+    with ClusterExecutor.open(cluster, engine) as executor:
         yield executor

@@ -204,7 +204,6 @@ class _RemotePart:
     task: concurrent.futures.Future[tuple[str, Future]]  # its worker and task, once uploaded
     hits: Runs
     specs: Sequence[CorrelationSpec]
-    engine: str
     part: int
     parts: int
 
@@ -217,19 +216,21 @@ class _RemotePart:
                 distributed_wait(task, timeout=WATCH_SECONDS, return_when="FIRST_COMPLETED")
             return self.executor._fetch(*task.result())
         except (OSError, KilledWorker, concurrent.futures.CancelledError, _HitsLost):
-            return correlate_part(self.hits, self.part, self.parts, self.specs, self.engine)
+            return correlate_part(self.hits, self.part, self.parts, self.specs,
+                                  self.executor.engine)
 
 
 class ClusterExecutor:
     """Scans units as tasks of the Dask cluster ``client`` is connected to."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, engine: str) -> None:
         self.client = client
+        self.engine = engine  # the scan's, which its correlation partitions run
         self.retried = 0
 
     @classmethod
     @contextmanager
-    def open(cls, address: str) -> Iterator[ClusterExecutor]:
+    def open(cls, address: str, engine: str) -> Iterator[ClusterExecutor]:
         """Connected to ``address`` (a cluster of its own for ``local[:N]``) during the block,
         its workers' versions checked."""
         logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -240,7 +241,7 @@ class ClusterExecutor:
                                        host="127.0.0.1", dashboard_address=None,
                                        silence_logs=logging.ERROR)
             with cluster, Client(cluster) as client:
-                yield cls._checked(client)
+                yield cls._checked(client, engine)
             return
         try:
             client = Client(address, timeout=CONNECT_SECONDS)
@@ -253,10 +254,10 @@ class ClusterExecutor:
             except TimeoutError:
                 raise LogsigmaError(f"no Dask worker joined the scheduler at {address} "
                                     f"within {CONNECT_SECONDS} s") from None
-            yield cls._checked(client)
+            yield cls._checked(client, engine)
 
     @classmethod
-    def _checked(cls, client: Client) -> ClusterExecutor:
+    def _checked(cls, client: Client, engine: str) -> ClusterExecutor:
         """An executor on ``client``, once every worker has proved to run our version."""
         try:
             versions = client.run(logsigma_version)
@@ -266,7 +267,7 @@ class ClusterExecutor:
         for address, version in sorted(versions.items()):
             if version != scanner.__version__:
                 raise LogsigmaError(refusal(address, version))
-        return cls(client)
+        return cls(client, engine)
 
     @property
     def slots(self) -> int:
@@ -274,9 +275,9 @@ class ClusterExecutor:
         return sum(self.client.nthreads().values())
 
     @contextmanager
-    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
-                engine: str) -> Iterator[list[_RemotePart]]:
-        """Correlation partitions ``1..parts-1`` of ``hits`` by ``engine`` as tasks during the block; the
+    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
+                parts: int) -> Iterator[list[_RemotePart]]:
+        """Correlation partitions ``1..parts-1`` of ``hits`` as tasks during the block; the
         hits are uploaded meanwhile, :data:`FETCH_BYTES` at a time (:meth:`_upload`)."""
         if parts < 2:
             yield []
@@ -285,9 +286,9 @@ class ClusterExecutor:
         held: list[Future] = []
         with concurrent.futures.ThreadPoolExecutor(1) as uploader:
             tasks = [uploader.submit(self._correlate, workers[part % len(workers)], hits, specs,
-                                     engine, part, parts, held) for part in range(1, parts)]
+                                     part, parts, held) for part in range(1, parts)]
             try:
-                yield [_RemotePart(self, task, hits, specs, engine, part, parts)
+                yield [_RemotePart(self, task, hits, specs, part, parts)
                        for part, task in enumerate(tasks, 1)]
             finally:
                 for task in tasks:
@@ -295,7 +296,7 @@ class ClusterExecutor:
                 concurrent.futures.wait(tasks)
                 self.client.cancel(held)
 
-    def _correlate(self, address: str, hits: Runs, specs: Sequence[CorrelationSpec], engine: str,
+    def _correlate(self, address: str, hits: Runs, specs: Sequence[CorrelationSpec],
                    part: int, parts: int, held: list[Future]) -> tuple[str, Future]:
         """Upload the runs of ``hits`` to the worker at ``address``, straight to it,
         :data:`FETCH_BYTES` at a time, each chunk appended by a task after the one before;
@@ -309,7 +310,7 @@ class ClusterExecutor:
                     last = self._pinned(held, address, append_chunk, name, data, last)
             runs.append((name, run.frames))
         return address, self._pinned(held, address, correlate_remote, scanner.__version__,
-                                     specs, engine, runs, hits.memory, len(hits), part, parts,
+                                     specs, self.engine, runs, hits.memory, len(hits), part, parts,
                                      last)
 
     def _pinned(self, held: list[Future], address: str, *task: Any) -> Future:

@@ -7,12 +7,13 @@ so a result is a small handle; each builds its unit scanner once, in
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from itertools import islice
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, ContextManager, Iterator, Sequence
 
 from scanner.correlate.partition import helpers
-from scanner.hitruns import init_process, pool_context, spill_directory
+from scanner.hitruns import Runs, init_process, pool_context, spill_directory
+from scanner.model import CorrelationSpec
 from scanner.report.progress import Progress
 
 if TYPE_CHECKING:
@@ -40,12 +41,15 @@ def costliest_first(units: Sequence[WorkUnit]) -> list[int]:
 class LocalExecutor:
     """``jobs`` processes on this host (this process alone for one job or one unit)."""
 
-    helpers = staticmethod(helpers)  # correlation partitions in processes of their own
-
     def __init__(self, jobs: int, engine: str) -> None:
         self.slots = jobs
-        self.engine = engine  # how its processes start (hitruns.pool_context)
+        self.engine = engine  # how its processes start (hitruns.pool_context) and correlate
         self.retried = 0  # a pool process that dies ends the scan: nothing is retried
+
+    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
+                parts: int) -> ContextManager[list[Future[Runs]]]:
+        """Correlation partitions in processes of their own (scanner.correlate.partition)."""
+        return helpers(hits, specs, parts, self.engine)
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]:
