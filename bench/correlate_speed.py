@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from scanner.correlate.collector import collector_paused
+from scanner.collector import collector_paused
 from scanner.correlate.partition import CORRELATORS
 from scanner.errors import Problems
 from scanner.model import CorrelationSpec, Keyed, Reduced, RuleInfo

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
-from scanner.correlate.collector import collector_paused
+from scanner.collector import collector_paused, collector_relaxed
 from scanner.correlate.engine import fields_read
 from scanner.correlate.partition import CORRELATORS, merge_parts, partitions
 from scanner.errors import Problem, Problems
@@ -136,7 +136,11 @@ class Worker:
                              for r in compiled.rules if not r.output}
 
     def scan(self, unit: WorkUnit) -> UnitResult:
-        """Normalize and match one file."""
+        """Normalize and match one file (or part of one)."""
+        with collector_relaxed():
+            return self._scan(unit)
+
+    def _scan(self, unit: WorkUnit) -> UnitResult:
         file, choice = unit.file, unit.choice
         # Events gain a program's logsources only when the record names the program, and
         # derive() makes process_creation events only of sudo COMMAND= lines and audit

@@ -12,7 +12,6 @@ bench trees.
 
 from __future__ import annotations
 
-import gc
 import io
 import random
 import sys
@@ -23,7 +22,6 @@ import pytest
 
 from scanner.cli import main
 from scanner.correlate import columnar, partition
-from scanner.correlate.collector import collector_paused
 from scanner.correlate.columnar import ColumnarTracker, correlate_columnar
 from scanner.correlate.engine import correlate_keyed
 from scanner.correlate.partition import merge_parts
@@ -229,16 +227,3 @@ def test_scans_of_the_corpus_logs_with_every_corpus_rule_are_byte_identical(
     outputs = scans(corpus / "logs", tmp_path, 2, "--rules", str(corpus / "sigmahq"))
     assert outputs["columnar"] == outputs["reference"]
     assert b'"window_start"' in outputs["reference"]
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_pause_restores_the_collector_state(enabled: bool) -> None:
-    was = gc.isenabled()
-    try:
-        (gc.enable if enabled else gc.disable)()
-        with pytest.raises(KeyError), collector_paused():
-            assert not gc.isenabled()
-            raise KeyError("the block fails")
-        assert gc.isenabled() == enabled
-    finally:
-        (gc.enable if was else gc.disable)()

@@ -2,7 +2,7 @@
 
 The demo's SSH brute force spans a rotation: its first contributing lines come out of the
 gzip member ``auth.log.2.gz``, its last out of ``auth.log.1``; the texts are checked against
-the files themselves. A journal entry shows its MESSAGE (ground truth: journalctl's JSON kept
+the files themselves, and bzip2 and xz members read back as gzip ones do. A journal entry shows its MESSAGE (ground truth: journalctl's JSON kept
 beside the fixture), an audit event all its lines, a btmp record its normalized summary; a
 vanished or changed file, or a line past the end, leaves the reference and one warning;
 control characters show escaped.
@@ -10,12 +10,17 @@ control characters show escaped.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import html
 import json
+import lzma
 import re
 import shutil
 from pathlib import Path
+from typing import Callable
+
+import pytest
 
 from conftest import FIXTURES
 from scanner.cli import main
@@ -75,6 +80,20 @@ def test_demo_brute_force_shows_its_first_and_last_lines(tmp_path: Path) -> None
     events = [json.loads(row)["fields"]["events"] for row in hits.read_text().splitlines()
               if json.loads(row)["rule_title"] == BRUTE_FORCE]
     assert int(count) == events[0]
+
+
+@pytest.mark.parametrize("suffix, pack", [(".bz2", bz2.compress), (".xz", lzma.compress)])
+def test_bzip2_and_xz_members_read_back_like_gzip_ones(tmp_path: Path, suffix: str,
+                                                       pack: Callable[[bytes], bytes]) -> None:
+    with gzip.open(DEMO / "auth.log.2.gz", "rb") as member:
+        data = member.read()
+    lines = data.decode("utf-8").splitlines()
+    name = f"auth.log.2{suffix}"
+    (tmp_path / name).write_bytes(pack(data))
+    wanted = (1, len(lines) // 2, len(lines))
+    excerpts, warnings = read_back(evidence(tmp_path), *((name, n) for n in wanted))
+    assert warnings == []
+    assert [excerpts.text(name, n) for n in wanted] == [lines[n - 1] for n in wanted]
 
 
 def test_journal_entry_shows_its_message(tmp_path: Path) -> None:
