@@ -33,6 +33,7 @@ import pickle
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -133,10 +134,13 @@ def init_process(path: Path | None, init: Callable[..., None], *args: Any) -> No
 
 
 def pool_context(engine: str) -> BaseContext | None:
-    """How the worker processes of ``engine`` start: the columnar engine's from a fork server
-    that has imported its worker (a process forked while Polars' threads hold its locks
-    deadlocks in its first Polars call); others by the platform's default (a fork here)."""
-    if engine != "columnar":
+    """How the worker processes of ``engine`` start: by the platform's default (a fork here),
+    unless Polars is loaded in this process and ``engine`` is the columnar one: then from a
+    fork server that has imported its worker, as a process forked while Polars' threads hold
+    its locks deadlocks in its first Polars call. A scan's main process loads Polars only
+    once its units are scanned (columnar correlation), so its scan workers are forked (and
+    load Polars themselves), which starts them sooner and passes them the rules unpickled."""
+    if engine != "columnar" or "polars" not in sys.modules:
         return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["scanner.columnar.worker"])

@@ -7,6 +7,7 @@ In-process runs put every rule with a Polars form through Polars, whatever its r
 from __future__ import annotations
 
 import random
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -85,6 +86,22 @@ def test_bench_tree_with_bundled_rules_and_window(tmp_path: Path) -> None:
     generate.generate(tmp_path, 400_000, seed=9)
     assert_same(str(tmp_path), "--no-prefilter")
     assert_same(str(tmp_path), "--since", "2024-02-05", "--until", "2024-02-10T12:00:00")
+
+
+def test_columnar_workers_fork_from_a_process_without_polars(tmp_path: Path) -> None:
+    """A scan's main process has not loaded Polars when its pool starts, so its columnar
+    workers are forked (and load Polars themselves): same bytes, no deadlock. A process that
+    has loaded Polars starts them from a fork server."""
+    contexts = ("from scanner.hitruns import pool_context as c; print(c('columnar')); "
+                "import polars; print(c('columnar').get_start_method())")
+    shown = subprocess.run([sys.executable, "-c", contexts], cwd=REPO, check=True,
+                           capture_output=True, text=True, timeout=60).stdout.split()
+    assert shown == ["None", "forkserver"]
+    out = tmp_path / "hits.jsonl"
+    subprocess.run([sys.executable, "-m", "scanner", "scan", "-q", "-f", "jsonl", "-o", str(out),
+                    "--engine", "columnar", "--jobs", "2", str(DEMO)], cwd=REPO, check=True,
+                   timeout=120)
+    assert out.read_bytes() == jsonl("reference", str(DEMO), "--jobs", "2")
 
 
 @pytest.mark.parametrize("sample", sorted(p.stem for p in (FIXTURES / "formats").glob("*.log")))
