@@ -143,7 +143,7 @@ def pool_context(engine: str) -> BaseContext | None:
     if engine != "columnar" or "polars" not in sys.modules:
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["scanner.columnar.worker"])
+    context.set_forkserver_preload(["scanner.columnar.batch"])
     return context
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import partial
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ScanConfig, scan_config
@@ -48,7 +48,7 @@ from scanner.match.matcher import Matcher, Plan
 from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
                            level_rank, search_text)
 from scanner.normalize.commands import plan_years
-from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, derive
+from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
                                      route_file)
@@ -184,15 +184,20 @@ class Worker:
         return list(self._hits(self.matcher.plan(logsources), self._in_window(events)))
 
     def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
-        kept, candidates, match = self._kept_fields, plan.candidates, plan.match
-        for event in events:
-            derived = derive(event)
-            for ev in (event, *derived) if derived else (event,):
-                found = candidates(search_text(ev.raw, ev.fields))
-                if found:
-                    for rule in match(ev, found):
-                        names = kept.get(rule.id)
-                        yield Hit.of(rule, ev) if names is None else Hit.reduced(rule, ev, names)
+        return event_hits(plan, self._kept_fields, with_derived(events))
+
+
+def event_hits(plan: Plan, kept: Mapping[str, frozenset[str]],
+               events: Iterable[Event]) -> Iterator[AnyHit]:
+    """The hits of ``events`` under ``plan``, one event at a time: a rule that only feeds
+    correlations keeps just the fields ``kept`` names for it (a :class:`~scanner.model.Reduced`)."""
+    candidates, match = plan.candidates, plan.match
+    for event in events:
+        found = candidates(search_text(event.raw, event.fields))
+        if found:
+            for rule in match(event, found):
+                names = kept.get(rule.id)
+                yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
 
 def new_worker(compiled: CompiledRules, options: WorkerOptions) -> Worker:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from scanner.cli import main
+from scanner.columnar import costs
 from scanner.correlate import columnar, partition
 from scanner.correlate.columnar import ColumnarTracker, correlate_columnar
 from scanner.correlate.engine import correlate_keyed
@@ -45,6 +46,12 @@ EXPRESSIONS = ("ssh_fail and ssh_ok", "ssh_fail or sudo", "ssh_fail and not ssh_
                "not sudo and (ssh_ok or ssh_fail)", "sudo")
 NUMBERS = (10, 250, "400", 7.5, "0.1", " 12 ", "1e3", "-3", "2/3", "lots", True, 10**30,
            "1e40", 0.30000000000000004)
+
+
+@pytest.fixture(autouse=True)
+def columnar_correlation_however_few_hits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans in this process correlate in Polars even the few hits of a small tree."""
+    monkeypatch.setattr(costs, "MIN_HITS", 0)
 
 
 def random_specs(rng: random.Random, name: str) -> list[CorrelationSpec]:

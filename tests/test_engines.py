@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from scanner.cli import main
-from scanner.columnar import batch
+from scanner.columnar import costs
 from scanner.columnar.batch import BatchMatcher
 from scanner.columnar.expressions import rule_exprs
 from scanner.errors import Problems
@@ -49,11 +49,13 @@ def jsonl(engine: str, *argv: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def polars_on_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process the columnar engine takes candidates from the column and runs every
-    rule with a Polars form in Polars, however few its rows (worker processes keep the
-    thresholds that choose the reference code for small work)."""
-    monkeypatch.setattr(batch, "MIN_ROWS", 0)
-    monkeypatch.setattr(batch, "ROWS_PER_PASS", 0)
+    """In this process the columnar engine takes candidates from the column, runs every
+    rule with a Polars form in Polars, however few its rows, and correlates in Polars however
+    few the hits (worker processes keep the thresholds that choose the reference code for
+    small work: ``scanner.columnar.costs``)."""
+    monkeypatch.setattr(costs, "MIN_ROWS", 0)
+    monkeypatch.setattr(costs, "ROWS_PER_PASS", 0)
+    monkeypatch.setattr(costs, "MIN_HITS", 0)
 
 
 def assert_same(*argv: str) -> bytes:
@@ -102,6 +104,19 @@ def test_columnar_workers_fork_from_a_process_without_polars(tmp_path: Path) -> 
                     "--engine", "columnar", "--jobs", "2", str(DEMO)], cwd=REPO, check=True,
                    timeout=120)
     assert out.read_bytes() == jsonl("reference", str(DEMO), "--jobs", "2")
+
+
+def test_a_columnar_scan_of_small_files_never_loads_polars(tmp_path: Path) -> None:
+    """Batches and hit counts below ``scanner.columnar.costs`` take the reference code's
+    way (the same bytes), so the demo scan costs no Polars import."""
+    out = tmp_path / "hits.jsonl"
+    argv = ["scan", "-q", "--jobs", "1", "-f", "jsonl", "-o", str(out), "--engine", "columnar",
+            str(DEMO)]
+    code = f"import sys; from scanner.cli import main; main({argv!r}); print('polars' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                           capture_output=True, text=True, timeout=60).stdout
+    assert shown.split() == ["False"]
+    assert out.read_bytes() == jsonl("reference", str(DEMO))
 
 
 @pytest.mark.parametrize("sample", sorted(p.stem for p in (FIXTURES / "formats").glob("*.log")))

@@ -9,12 +9,12 @@ For each batch of events (each followed by its derived events, as the reference
    one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
    text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ)
    takes its candidates from the reference :meth:`Plan.candidates`, and so does
-   every row of a batch where many rules have literals (:data:`ROWS_PER_PASS`);
+   every row of a batch where many rules have literals (``costs.ROWS_PER_PASS``);
 2. a rule runs only on its candidate rows whose logsources its group applies to:
    its Polars expression (:mod:`scanner.columnar.expressions`) on the rows where
    every column it reads is plain, the reference code of that rule alone on the
    others, and on every row when it has no Polars form or fewer than
-   :data:`MIN_ROWS` candidate rows (where Polars' fixed cost is the larger);
+   ``costs.MIN_ROWS`` candidate rows (where Polars' fixed cost is the larger);
 3. hits come out per event in the reference order (plan order of the rules).
 
 The verdicts, and so the hits, are those of :meth:`Plan.match` on
@@ -24,26 +24,16 @@ The verdicts, and so the hits, are those of :meth:`Plan.match` on
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
 
+from scanner.columnar import costs
 from scanner.columnar.expressions import RAW, RuleExpr, Unsupported, rule_expr
 from scanner.match.matcher import Plan, RuleFunction, rule_functions
 from scanner.model import AnyHit, Event, Hit, LogSource, search_text
-from scanner.normalize.derive import derive
 from scanner.rules.load import CompiledRules
 
-BATCH = 8192  # events matched together (bounds the memory of a batch)
-# Below this many candidate rows a rule runs as reference code: a Polars expression costs
-# ~0.3 ms to dispatch, a simple rule's reference code ~0.35 µs a row (bench: 1024 rows 0.50 vs
-# 0.35 ms, 4096 rows 1.34 vs 1.56 ms on the brute-force auth.log).
-MIN_ROWS = 2048
-# A batch takes its candidates from one RE2 pass per row (Plan.candidates) when more rules have
-# literals in it than it has rows / this: an Aho-Corasick pass per rule costs about that many
-# rows' RE2 passes.
-ROWS_PER_PASS = 64
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
 NOT_ASCII = "\x80"  # stands for a search text Arrow cannot hold (its row's candidates: reference)
 _ASCII = r"^[\x00-\x7f]*$"
@@ -71,19 +61,10 @@ class BatchMatcher:
         self._exprs[key] = made
         return made
 
-    def hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
-        """The hits of ``events`` (and of their derived events), in the reference order."""
-        rows = _with_derived(events)
-        while batch := list(islice(rows, BATCH)):
-            yield from _Batch(self, plan, batch).hits()
-
-
-def _with_derived(events: Iterable[Event]) -> Iterator[Event]:
-    for event in events:
-        yield event
-        derived = derive(event)
-        if derived:
-            yield from derived
+    def hits(self, plan: Plan, events: list[Event]) -> Iterator[AnyHit]:
+        """The hits of a batch of ``events`` (each event followed by its derived ones), in
+        the reference order."""
+        return _Batch(self, plan, events).hits()
 
 
 class _Batch:
@@ -127,7 +108,7 @@ class _Batch:
         plan = self._plan
         texts = [search_text(e.raw, e.fields) for e in self._events]
         present = plan.candidates("\n".join(texts)) or ()
-        if sum(plan.required[key] is not None for key in present) * ROWS_PER_PASS > len(texts):
+        if sum(plan.required[key] is not None for key in present) * costs.ROWS_PER_PASS > len(texts):
             return _series(self._by_row(texts, range(len(texts))))
         series = _strings(texts, NOT_ASCII)
         ascii_rows = series.str.contains(_ASCII)
@@ -161,7 +142,7 @@ class _Batch:
 
     def _evaluate(self, key: int, rows: pl.Series) -> list[int]:
         """The ``rows`` on which rule ``key`` matches, ascending."""
-        rule = self._matcher.expr(key) if len(rows) >= MIN_ROWS else None
+        rule = self._matcher.expr(key) if len(rows) >= costs.MIN_ROWS else None
         if rule is None:
             return self._reference(key, rows.to_list())
         frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])

@@ -1,15 +1,27 @@
 """The columnar engine's worker: the reference normalization, then the rules run on
-batches of events as Polars columns (:mod:`scanner.columnar.batch`)."""
+batches of events as Polars columns (:mod:`scanner.columnar.batch`).
+
+A batch too small for Polars to pay (fewer events than ``costs.MIN_ROWS``, where no
+rule can reach that many candidate rows) is matched event by event as the reference
+worker matches it, so a scan of small files never loads Polars.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-from scanner.columnar.batch import BatchMatcher
+from scanner.columnar import costs
 from scanner.match.matcher import Plan
 from scanner.model import AnyHit, Event
-from scanner.pipeline import Worker, WorkerOptions
+from scanner.normalize.derive import with_derived
+from scanner.pipeline import Worker, WorkerOptions, event_hits
 from scanner.rules.load import CompiledRules
+
+if TYPE_CHECKING:
+    from scanner.columnar.batch import BatchMatcher
+
+BATCH = 8192  # events matched together (bounds the memory of a batch)
 
 
 class ColumnarWorker(Worker):
@@ -17,7 +29,19 @@ class ColumnarWorker(Worker):
 
     def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
         super().__init__(compiled, options)
-        self._batches = BatchMatcher(compiled, self._kept_fields)
+        self._compiled = compiled
+        self._batches: BatchMatcher | None = None  # made, with Polars, for the first big batch
 
     def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
-        return self._batches.hits(plan, events)
+        rows = with_derived(events)
+        while batch := list(islice(rows, BATCH)):
+            if len(batch) < costs.MIN_ROWS:
+                yield from event_hits(plan, self._kept_fields, batch)
+            else:
+                yield from self._matcher().hits(plan, batch)
+
+    def _matcher(self) -> BatchMatcher:
+        if self._batches is None:
+            from scanner.columnar.batch import BatchMatcher
+            self._batches = BatchMatcher(self._compiled, self._kept_fields)
+        return self._batches

@@ -21,8 +21,10 @@ from __future__ import annotations
 import heapq
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import chain, islice
 from typing import Callable, Iterable, Iterator, Sequence
 
+from scanner.columnar import costs
 from scanner.correlate.engine import correlate_keyed, output_order, plan
 from scanner.correlate.shard import Shard
 from scanner.errors import Problems
@@ -40,9 +42,17 @@ Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Sha
 
 def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems: Problems,
               shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
-    """scanner.correlate.columnar's correlation, imported (with Polars) only when used."""
+    """scanner.correlate.columnar's correlation, imported (with Polars) only when used: on
+    fewer than ``costs.MIN_HITS`` hits, the reference trackers' (the same hits, sooner).
+    A key partition always has many (:data:`PARTITION_HITS`)."""
+    stream = iter(hits)
+    if shard is None:
+        head = list(islice(stream, costs.MIN_HITS))
+        if len(head) < costs.MIN_HITS:
+            return correlate_keyed(head, specs, problems, shard)
+        stream = chain(head, stream)
     from scanner.correlate.columnar import correlate_columnar
-    return correlate_columnar(hits, specs, problems, shard)
+    return correlate_columnar(stream, specs, problems, shard)
 
 
 #: The correlation of each ``--engine``: the same hits in the same order from either.

@@ -20,7 +20,7 @@ Works on normalized events only: it knows no file, route or rule.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from scanner.model import Event, LogSource
 from scanner.normalize.decoders import audit_kv
@@ -146,3 +146,12 @@ def _derivers(logsources: tuple[LogSource, ...]) -> tuple[Deriver, ...]:
 
 # Events share a few logsource tuples: their derivers are worked out once per tuple.
 _derivers_of = ByIdentity(_derivers, limit=1024)
+
+
+def with_derived(events: Iterable[Event]) -> Iterator[Event]:
+    """Each of ``events``, followed by the events :func:`derive` makes of it."""
+    for event in events:
+        yield event
+        derived = derive(event)
+        if derived:
+            yield from derived
