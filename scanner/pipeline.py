@@ -7,8 +7,9 @@ own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (co
 objects do not pickle), on this host or on a Dask cluster (``--cluster``: see
 :mod:`scanner.execute`), and returns the file's hits (as sorted runs, spilled to a
 private temp directory past a bound: see :mod:`scanner.hitruns`), coverage and
-problems. With ``--jobs`` above 1, a big plain file on the chunk path is cut into
-parts at record boundaries (:data:`SPLIT_BYTES` and up), one unit each, a year-less
+problems. With more than one process scanning (``--jobs``, or a cluster's worker
+threads), a big plain file on the chunk path is cut into parts at record boundaries
+(:data:`SPLIT_BYTES` and up), one unit each, a year-less
 one's parts each starting in the year of its first stamp; the results of a file's
 parts are merged back into one (its counts, problems and stream-integrity watch).
 The costliest units start first; the main process merges results as they finish
@@ -238,8 +239,9 @@ class Scan:
     seconds: float = 0.0
 
 
-def plan_units(scan: Scan) -> list[WorkUnit]:
-    """Walk the inputs, route each file, cut big ones into parts and plan the years of
+def plan_units(scan: Scan, slots: int | None = None) -> list[WorkUnit]:
+    """Walk the inputs, route each file, cut big ones into parts for ``slots`` processes
+    scanning at once (default ``--jobs``; a cluster's worker threads) and plan the years of
     year-less syslog per chain and part."""
     config = scan.config
     routes = load_routes()
@@ -247,7 +249,8 @@ def plan_units(scan: Scan) -> list[WorkUnit]:
     files = walk(list(config.paths), scan.problems)
     choices = {f.source: route_file(f, routes, forced) for f in files}
     scan.chains = rotation_chains(files)
-    parts = {f.source: file_parts(f, choices[f.source], config.jobs) for f in files}
+    slots = config.jobs if slots is None else slots
+    parts = {f.source: file_parts(f, choices[f.source], slots) for f in files}
     cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
     years = plan_years(scan.chains, choices, config.tz, config.year, cuts)
     scan.time_notes += years.notes
@@ -433,15 +436,15 @@ def run_scan(config: ScanConfig) -> int:
         _print_problems(scan.problems)
         print("logsigma: error: no rule loaded", file=sys.stderr)
         return EXIT_ERROR
-    units = plan_units(scan)
-    if not units:
-        _print_problems(scan.problems)
-        print("logsigma: error: no readable input file", file=sys.stderr)
-        return EXIT_ERROR
     options = WorkerOptions(config.prefilter, config.tz, config.since, config.until, config.engine)
-    progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
     # hits beyond a bound wait on disk, never in the scanned tree
     with spill_space(), open_executor(config.jobs, config.cluster, config.engine) as executor:
+        units = plan_units(scan, executor.slots)  # big files in parts for the processes there are
+        if not units:
+            _print_problems(scan.problems)
+            print("logsigma: error: no readable input file", file=sys.stderr)
+            return EXIT_ERROR
+        progress = Progress(sum(u.size for u in units), enabled=not config.quiet)
         try:
             with closing(executor.run_units(units, partial(new_worker, compiled, options),
                                             progress)) as results:

@@ -47,11 +47,12 @@ def scan_outputs(tree: Path, jobs: int, tmp: Path) -> tuple[bytes, dict]:
     return jsonl.read_bytes(), counts
 
 
-def units_of(tree: Path, jobs: int) -> dict[str, list[pipeline.WorkUnit]]:
-    """The work units of a scan of ``tree``, by source."""
+def units_of(tree: Path, jobs: int, slots: int | None = None) -> dict[str, list[pipeline.WorkUnit]]:
+    """The work units of a scan of ``tree`` with ``--jobs jobs`` (by ``slots`` processes: a
+    cluster's), by source."""
     config = scan_config(build_parser().parse_args(["scan", "-q", "--jobs", str(jobs), str(tree)]))
     units: dict[str, list[pipeline.WorkUnit]] = {}
-    for unit in plan_units(Scan(config)):
+    for unit in plan_units(Scan(config), slots):
         units.setdefault(unit.file.source, []).append(unit)
     return units
 
@@ -211,6 +212,14 @@ def test_compressed_and_single_job_files_are_never_split(tmp_path: Path, small_s
     assert parts["auth.log"] > 1 and parts["access.log"] > 1 and parts["secure"] > 1
     assert parts["auth.log.1.gz"] == 1
     assert all(len(units) == 1 for units in units_of(tree, 1).values())
+
+
+def test_parts_follow_the_processes_that_scan_not_the_clients_jobs(small_split: None) -> None:
+    """Under ``--cluster`` the cluster's worker threads, not the client's ``--jobs``, set how
+    many parts a big file is cut into (2 per process, as locally)."""
+    alone = units_of(DEMO, 1)["auth.log"]
+    on_cluster = units_of(DEMO, 1, 4)["auth.log"]
+    assert len(alone) == 1 and len(on_cluster) == len(units_of(DEMO, 4)["auth.log"]) > 1
 
 
 def test_a_compressed_member_is_scheduled_by_the_text_it_holds(tmp_path: Path) -> None:
