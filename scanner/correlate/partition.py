@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from itertools import chain, islice
 from typing import Callable, Iterable, Iterator, Sequence
 
+from scanner.collector import collector_paused
 from scanner.columnar import costs
 from scanner.correlate.engine import correlate_keyed, output_order, plan
 from scanner.correlate.shard import Shard
@@ -104,8 +105,9 @@ def correlate_part(hits: Runs, part: int, parts: int,
     """The correlation hits of partition ``part`` of ``parts``: of ``specs`` by ``engine``,
     or in a helper process of those it was started with."""
     found = RunWriter()
-    found.extend_keyed(CORRELATORS[engine or _engine](
-        hits.keyed(), _specs if specs is None else specs, Problems(), (part, parts)))
+    with collector_paused():  # as the main process's partition 0 (pipeline.select_hits)
+        found.extend_keyed(CORRELATORS[engine or _engine](
+            hits.keyed(), _specs if specs is None else specs, Problems(), (part, parts)))
     return found.close()
 
 
