@@ -62,7 +62,7 @@ from scanner.correlate.engine import (
 )
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
 from scanner.correlate.shard import Shard
-from scanner.correlate.details import ValueCounter
+from scanner.correlate.details import ValueCounter, tallied_texts
 from scanner.correlate.windows import CONTRIBUTOR_CAP, NUMERIC_TYPES, Tracker, correlation_hit
 from scanner.errors import Problems
 from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
@@ -160,23 +160,24 @@ class Listing:
     run of a batch's rows at a time."""
 
     values: ValueCounter
-    head: list[Where] = field(default_factory=list)
-    tail: deque[Where] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
+    head: list[AnyHit] = field(default_factory=list)
+    tail: deque[AnyHit] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
     total: int = 0
 
     def extend(self, batch: Batch, start: int, count: int) -> None:
         """Add the ``count`` rows of ``batch`` from position ``start`` on."""
+        hits, stop = batch.hits, start + count
         room = min(CONTRIBUTOR_CAP - len(self.head), count)
-        self.head.extend(batch.wheres(range(start, start + room)))
-        later = min(count - room, CONTRIBUTOR_CAP)
-        self.tail.extend(batch.wheres(range(start + count - later, start + count)))
+        self.head.extend(hits[start:start + room])
+        self.tail.extend(hits[max(start + room, stop - CONTRIBUTOR_CAP):stop])
         self.total += count
-        add = self.values.add
-        for position in range(start, start + count):
-            add(batch.hit(position).fields)
+        for name in self.values.counts:
+            texts = batch.texts(name)
+            if texts is not None:
+                self.values.count(name, texts[start:stop])
 
     def listed(self) -> tuple[Where, ...]:
-        return (*self.head, *self.tail)
+        return tuple(map(_WHERE, (*self.head, *self.tail)))
 
 
 @dataclass(slots=True)
@@ -199,24 +200,24 @@ class Batch:
 
     ``frame`` has ``rid`` (the row's index in ``rows``), ``gid``, ``e`` (epoch) and the
     measure's inputs; ``keys[gid]`` is a group key; ``rid[position]`` and
-    ``position[rid]`` map between rows and positions."""
+    ``position[rid]`` map between rows and positions, ``hits[position]`` is a row's hit."""
 
     rows: list[Row]
     keys: list[tuple[Any, ...]]
     frame: pl.DataFrame
     rid: list[int] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
-    placed: list[Where] = field(default_factory=list)  # by rid, made when first asked
+    hits: list[AnyHit] = field(default_factory=list)
+    tallied: dict[str, list[str | None] | None] = field(default_factory=dict)
 
-    def hit(self, position: int) -> AnyHit:
-        return self.rows[self.rid[position]][4]
-
-    def wheres(self, positions: range) -> list[Where]:
-        """The (source, line) of the hits at ``positions``."""
-        if not self.placed:  # read in arrival order, where the hits lie close in memory
-            self.placed = [_WHERE(row[4]) for row in self.rows]
-        placed, rid = self.placed, self.rid
-        return [placed[rid[p]] for p in positions]
+    def texts(self, name: str) -> list[str | None] | None:
+        """The texts of the tallied field ``name`` by position (``tallied_texts``), or
+        ``None`` when no row has the field; made when first asked."""
+        if name not in self.tallied:
+            values = [hit.fields.get(name) for hit in self.hits]
+            self.tallied[name] = (None if values.count(None) == len(values)
+                                  else tallied_texts(values))
+        return self.tallied[name]
 
 
 class ColumnarTracker(Tracker):
@@ -247,17 +248,8 @@ class ColumnarTracker(Tracker):
         """Take a hit (in time order: a columnar tracker has no upstream correlation)."""
         if epoch is None:
             self.skipped["untimed"] += 1
-            return
-        if len(self.buffer) >= max(BATCH_ROWS, len(self.carry)):
-            self._evaluate(epoch)
-        self.boundary = epoch
-        admitted = self._admit(hit)
-        if admitted is None:
-            return
-        if not self.buffer:
-            self.due = min(self.due, epoch + self.span + self.hold)
-        key, value, refs = admitted
-        self.buffer.append((epoch, key, value, refs, hit))
+        else:
+            self.take([((epoch,), hit)], epoch)  # type: ignore[list-item]
 
     def take(self, taken: list[Keyed], clock: float) -> None:
         """Take hits of the referenced rules (in time order; the stream is at ``clock``),
@@ -308,24 +300,24 @@ class ColumnarTracker(Tracker):
 
     def _batch(self, rows: list[Row]) -> Batch:
         """The columns of ``rows`` this tracker's measure reads."""
-        groups: dict[tuple[Any, ...], int] = {}
-        columns: dict[str, Any] = {"gid": [groups.setdefault(r[1], len(groups)) for r in rows],
-                                   "e": [r[0] for r in rows]}
+        epochs, keys, values, refs, hits = zip(*rows)
+        groups = _numbered(keys)
+        columns: dict[str, Any] = {"gid": list(map(groups.__getitem__, keys)), "e": epochs}
         kind = self.spec.type
         if kind == "value_count":
-            values: dict[Any, int] = {}
-            columns["vid"] = [values.setdefault(r[2], len(values)) for r in rows]
+            columns["vid"] = list(map(_numbered(values).__getitem__, values))
         if kind == "temporal":
-            columns["vid"] = [self.refs.index(r[3][0]) for r in rows]
+            columns["vid"] = [self.refs.index(r[0]) for r in refs]
         if kind.startswith("temporal"):
             for n, ref in enumerate(self.refs):
-                columns[f"m{n}"] = [ref in r[3] for r in rows]
+                columns[f"m{n}"] = [ref in r for r in refs]
         frame = (pl.DataFrame(columns, schema_overrides={"e": pl.Float64})
                  .with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
                  .sort("gid", maintain_order=True))
         batch = Batch(rows, list(groups), frame)
         batch.rid = frame["rid"].to_list()
         batch.position = frame["rid"].arg_sort().to_list()
+        batch.hits = list(map(hits.__getitem__, batch.rid))
         return batch
 
     def _measure(self, batch: Batch, s: pl.Series) -> tuple[Measured, pl.Series]:
@@ -406,8 +398,8 @@ class ColumnarTracker(Tracker):
             firsts = (batch.frame.filter(pl.col("rid") >= first)
                       .group_by("gid").agg(pl.col("rid").min())["rid"].to_list())
             for n in firsts:
-                e, _, v, refs, hit = rows[n]
-                rows[n] = (e, shown(batch.position[n]), v, refs, hit)
+                row = rows[n]
+                rows[n] = (row[0], shown(batch.position[n]), *row[2:])
         else:  # nothing new: keep the carry whole, whose first rows hold their groups' keys
             first = 0
         self.carry = rows[first:]
@@ -456,8 +448,8 @@ class ColumnarTracker(Tracker):
                 if key in self.bursts:
                     self._emit_burst(self.bursts.pop(key))
                 begin = starts[at]
-                opened = cast(datetime, batch.hit(begin).timestamp)
-                pending = OpenBurst(shown(at), opened, batch.hit(last), 0.0, top,
+                opened = cast(datetime, batch.hits[begin].timestamp)
+                pending = OpenBurst(shown(at), opened, batch.hits[last], 0.0, top,
                                    self._listing())
                 pending.listing.extend(batch, begin, last - begin + 1)
             else:
@@ -465,7 +457,7 @@ class ColumnarTracker(Tracker):
                 after = batch.position[pending.carried] + 1
                 pending.listing.extend(batch, after, last - after + 1)
                 pending.peak = max(pending.peak, top)
-                pending.last = batch.hit(last)
+                pending.last = batch.hits[last]
             pending.carried = batch.rid[last]
             pending.epoch = batch.rows[pending.carried][0]
         if pending is not None:
@@ -506,13 +498,18 @@ class ColumnarTracker(Tracker):
             begin = starts_of[end]
             listing = self._listing()
             listing.extend(batch, begin, end - begin + 1)
-            first = batch.hit(begin).timestamp
+            first = batch.hits[begin].timestamp
             self.emitted.append(correlation_hit(
                 self, tuple(zip(self.spec.group_by, batch.rows[batch.rid[begin]][1])),
-                first, first + span, batch.hit(end), lookup(end),  # type: ignore[operator]
+                first, first + span, batch.hits[end], lookup(end),  # type: ignore[operator]
                 listing.listed(), listing.total, listing.values.tallies()))
         kept = sorted(frame["rid"].filter(~closed).to_list())
         self.carry = [rows[r] for r in kept]
+
+
+def _numbered(values: Sequence[Any]) -> dict[Any, int]:
+    """The distinct ``values`` numbered in order of first appearance."""
+    return {value: n for n, value in enumerate(dict.fromkeys(values))}
 
 
 def _first_at(gid: pl.Series, epoch: pl.Series, threshold: pl.Series, side: str) -> pl.Series:
