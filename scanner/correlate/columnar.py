@@ -61,7 +61,7 @@ from scanner.correlate.engine import (
     targets_of,
 )
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
-from scanner.correlate.shard import Shard
+from scanner.correlate.shard import Shard, shard_of
 from scanner.correlate.details import ValueCounter, tallied_texts
 from scanner.correlate.windows import CONTRIBUTOR_CAP, NUMERIC_TYPES, Tracker, correlation_hit
 from scanner.errors import Problems
@@ -70,13 +70,17 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 __all__ = ["BATCH_ROWS", "ColumnarTracker", "columnar_plan", "correlate_columnar"]
 
 BATCH_ROWS = 50_000  # rows a tracker buffers before evaluating them (at least its carry)
+GROUPS_KEPT = 100_000  # group keys a tracker numbers before forgetting those it no longer holds
 CHUNK_HITS = 4_096  # input hits the columnar driver hands its trackers at a time
 HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespan
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
-Row = tuple[float, tuple[Any, ...], Any, tuple[str, ...], AnyHit]  # epoch, key, value, refs, hit
+Row = tuple[float, tuple[Any, ...], Any, tuple[str, ...], AnyHit, int]  # epoch, key, value, refs,
+# hit and the key's number (ColumnarTracker.gids)
 Where = tuple[str, int]
+Plain = tuple[str | None, str, str | None, tuple[str, ...]]  # a rule's name, group-by field,
+# measured field (non-numeric) and refs
 _WHERE = attrgetter("source", "line")  # a hit's (source, line)
 Measured = pl.Series | Callable[[int], Fraction]  # a measure per position
 
@@ -234,6 +238,10 @@ class ColumnarTracker(Tracker):
         self.buffer: list[Row] = []
         self.carry: list[Row] = []  # rows still inside a window, in arrival order
         self.bursts: dict[tuple[Any, ...], OpenBurst] = {}
+        self.gids: dict[tuple[Any, ...], int] = {}  # group keys numbered as rows come
+        self.keys: list[tuple[Any, ...]] = []  # and by number
+        self.mine: list[bool] = []  # by number: whether the key is of this tracker's shard
+        self.plain: dict[str, Plain | tuple[()]] = {}  # by rule id, once _admit read one
 
     @property
     def lag(self) -> float:
@@ -252,22 +260,72 @@ class ColumnarTracker(Tracker):
             self.take([((epoch,), hit)], epoch)  # type: ignore[list-item]
 
     def take(self, taken: list[Keyed], clock: float) -> None:
-        """Take hits of the referenced rules (in time order; the stream is at ``clock``),
-        as :meth:`push` takes one."""
-        buffer, admit = self.buffer, self._admit
+        """Take hits of the referenced rules (in time order; the stream is at ``clock``).
+
+        A hit of a rule read plainly (:data:`Plain`) whose group and measured values are
+        strings is taken as ``Tracker._admit`` takes it, without the call, its group's
+        partition looked up by the group's number; any other goes through ``_admit``."""
+        buffer, gids, mine, plain = self.buffer, self.gids, self.mine, self.plain
         for key, hit in taken:
             epoch = key[0]
             if epoch == -math.inf:
                 self.skipped["untimed"] += 1
                 continue
-            admitted = admit(hit)
+            rule = hit.rule
+            reader = plain.get(rule.id)
+            if reader and reader[0] == rule.name:
+                fields = hit.fields
+                part = fields.get(reader[1])
+                value = fields.get(reader[2]) if reader[2] else None
+                if type(part) is str and (not reader[2] or type(value) is str):
+                    group = (part,)
+                    gid = gids.get(group)
+                    if gid is None:
+                        gid = self._number(group)
+                    if mine[gid]:
+                        buffer.append((epoch, group, value, reader[3], hit, gid))
+                    continue
+            admitted = self._admit(hit)
+            if reader is None:
+                plain[rule.id] = self._plain(rule.id)
             if admitted is not None:
-                buffer.append((epoch, *admitted, hit))
+                gid = gids.get(admitted[0])
+                if gid is None:
+                    gid = self._number(admitted[0])
+                buffer.append((epoch, *admitted, hit, gid))
         self.boundary = clock
         if len(buffer) >= max(BATCH_ROWS, len(self.carry)):
             self._evaluate(clock)
         elif buffer:
             self.due = min(self.due, buffer[0][0] + self.span + self.hold)
+
+    def _plain(self, rule: str) -> Plain | tuple[()]:
+        """How to read the hits of a rule ``_admit`` has read (by id) plainly, or ``()``
+        when they need ``_admit``: a group-by of several fields, or a numeric measure."""
+        reader = self.readers[rule]
+        if len(reader.group) != 1 or len(reader.measured) > 1 or (self.numeric
+                                                                  and reader.measured):
+            return ()
+        return (reader.name, reader.group[0], next(iter(reader.measured), None), reader.refs)
+
+    def _number(self, key: tuple[Any, ...]) -> int:
+        """Number a new group key; past :data:`GROUPS_KEPT` keys, first forget those of
+        rows no longer held, so that the numbers stay bounded by the rows held."""
+        if len(self.keys) >= max(GROUPS_KEPT, 2 * (len(self.carry) + len(self.buffer))):
+            self.gids.clear()
+            self.keys.clear()
+            self.mine.clear()
+            for rows in (self.carry, self.buffer):
+                rows[:] = [(*row[:5], self._gid(row[1])) for row in rows]
+        return self._gid(key)
+
+    def _gid(self, key: tuple[Any, ...]) -> int:
+        gid = self.gids.get(key)
+        if gid is None:
+            gid = self.gids[key] = len(self.keys)
+            self.keys.append(key)
+            self.mine.append(self.shard is None or shard_of(key, self.shard[1]) == self.shard[0])
+        return gid
 
     def advance(self, boundary: float) -> Sequence[Hit]:
         """Evaluate what is buffered; return the hits completed before ``boundary``."""
@@ -300,9 +358,8 @@ class ColumnarTracker(Tracker):
 
     def _batch(self, rows: list[Row]) -> Batch:
         """The columns of ``rows`` this tracker's measure reads."""
-        epochs, keys, values, refs, hits = zip(*rows)
-        groups = _numbered(keys)
-        columns: dict[str, Any] = {"gid": list(map(groups.__getitem__, keys)), "e": epochs}
+        epochs, _, values, refs, hits, gids = zip(*rows)
+        columns: dict[str, Any] = {"gid": gids, "e": epochs}
         kind = self.spec.type
         if kind == "value_count":
             columns["vid"] = list(map(_numbered(values).__getitem__, values))
@@ -314,7 +371,7 @@ class ColumnarTracker(Tracker):
         frame = (pl.DataFrame(columns, schema_overrides={"e": pl.Float64})
                  .with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
                  .sort("gid", maintain_order=True))
-        batch = Batch(rows, list(groups), frame)
+        batch = Batch(rows, self.keys, frame)
         batch.rid = frame["rid"].to_list()
         batch.position = frame["rid"].arg_sort().to_list()
         batch.hits = list(map(hits.__getitem__, batch.rid))
@@ -399,7 +456,7 @@ class ColumnarTracker(Tracker):
                       .group_by("gid").agg(pl.col("rid").min())["rid"].to_list())
             for n in firsts:
                 row = rows[n]
-                rows[n] = (row[0], shown(batch.position[n]), *row[2:])
+                rows[n] = (row[0], shown(batch.position[n]), *row[2:])  # the same number
         else:  # nothing new: keep the carry whole, whose first rows hold their groups' keys
             first = 0
         self.carry = rows[first:]
