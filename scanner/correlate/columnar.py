@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
+from scanner.correlate.collector import collector_paused
 from scanner.correlate.engine import (
     TIE,
     Ready,
@@ -91,12 +92,14 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
     """:func:`~scanner.correlate.engine.correlate_keyed`, its trackers columnar where
     :func:`columnar_plan` can make them so; the same hits in the same order. When every
     tracker is columnar, hits go to them :data:`CHUNK_HITS` at a time, not through the
-    engine's per-hit loop."""
+    engine's per-hit loop. The cyclic collector is paused meanwhile, wherever this runs
+    (``select_hits`` pauses it; a key partition's helper process would not)."""
     trackers = columnar_plan(specs, problems)
-    if not all(type(t) is ColumnarTracker for t in trackers):
-        yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
-    elif trackers:
-        yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
+    with collector_paused():
+        if not all(type(t) is ColumnarTracker for t in trackers):
+            yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
+        elif trackers:
+            yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
 
 
 def _drive(hits: Iterable[Keyed], trackers: list[ColumnarTracker], problems: Problems,
