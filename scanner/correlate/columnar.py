@@ -77,8 +77,9 @@ HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespa
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
-Row = tuple[float, tuple[Any, ...], Any, tuple[str, ...], AnyHit, int]  # epoch, key, value, refs,
-# hit and the key's number (ColumnarTracker.gids)
+# epoch, key, value, refs, hit, the key's number (ColumnarTracker.gids), then the hit's values of
+# the tallied fields, read as the hit comes
+Row = tuple[Any, ...]
 Where = tuple[str, int]
 Plain = tuple[str | None, str, str | None, tuple[str, ...]]  # a rule's name, group-by field,
 # measured field (non-numeric) and refs
@@ -215,15 +216,16 @@ class Batch:
     rid: list[int] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
     hits: list[AnyHit] = field(default_factory=list)
+    values: dict[str, Sequence[Any]] = field(default_factory=dict)  # tallied fields' by rid
     tallied: dict[str, list[str | None] | None] = field(default_factory=dict)
 
     def texts(self, name: str) -> list[str | None] | None:
         """The texts of the tallied field ``name`` by position (``tallied_texts``), or
         ``None`` when no row has the field; made when first asked."""
         if name not in self.tallied:
-            values = [hit.fields.get(name) for hit in self.hits]
+            values = self.values[name]
             self.tallied[name] = (None if values.count(None) == len(values)
-                                  else tallied_texts(values))
+                                  else list(map(tallied_texts(values).__getitem__, self.rid)))
         return self.tallied[name]
 
 
@@ -245,6 +247,7 @@ class ColumnarTracker(Tracker):
         self.keys: list[tuple[Any, ...]] = []  # and by number
         self.mine: list[bool] = []  # by number: whether the key is of this tracker's shard
         self.plain: dict[str, Plain | tuple[()]] = {}  # by rule id, once _admit read one
+        self.tallied = tuple(self._listing().values.counts)  # the fields its hits show tallies of
 
     @property
     def lag(self) -> float:
@@ -269,6 +272,7 @@ class ColumnarTracker(Tracker):
         strings is taken as ``Tracker._admit`` takes it, without the call, its group's
         partition looked up by the group's number; any other goes through ``_admit``."""
         buffer, gids, mine, plain = self.buffer, self.gids, self.mine, self.plain
+        tallied = self.tallied
         for key, hit in taken:
             epoch = key[0]
             if epoch == -math.inf:
@@ -286,7 +290,8 @@ class ColumnarTracker(Tracker):
                     if gid is None:
                         gid = self._number(group)
                     if mine[gid]:
-                        buffer.append((epoch, group, value, reader[3], hit, gid))
+                        buffer.append((epoch, group, value, reader[3], hit, gid,
+                                       *map(fields.get, tallied)))
                     continue
             admitted = self._admit(hit)
             if reader is None:
@@ -295,7 +300,8 @@ class ColumnarTracker(Tracker):
                 gid = gids.get(admitted[0])
                 if gid is None:
                     gid = self._number(admitted[0])
-                buffer.append((epoch, *admitted, hit, gid))
+                fields = hit.fields
+                buffer.append((epoch, *admitted, hit, gid, *map(fields.get, tallied)))
         self.boundary = clock
         if len(buffer) >= max(BATCH_ROWS, len(self.carry)):
             self._evaluate(clock)
@@ -319,7 +325,7 @@ class ColumnarTracker(Tracker):
             self.keys.clear()
             self.mine.clear()
             for rows in (self.carry, self.buffer):
-                rows[:] = [(*row[:5], self._gid(row[1])) for row in rows]
+                rows[:] = [(*row[:5], self._gid(row[1]), *row[6:]) for row in rows]
         return self._gid(key)
 
     def _gid(self, key: tuple[Any, ...]) -> int:
@@ -361,7 +367,7 @@ class ColumnarTracker(Tracker):
 
     def _batch(self, rows: list[Row]) -> Batch:
         """The columns of ``rows`` this tracker's measure reads."""
-        epochs, _, values, refs, hits, gids = zip(*rows)
+        epochs, _, values, refs, hits, gids, *tallied = zip(*rows)
         columns: dict[str, Any] = {"gid": gids, "e": epochs}
         kind = self.spec.type
         if kind == "value_count":
@@ -374,7 +380,7 @@ class ColumnarTracker(Tracker):
         frame = (pl.DataFrame(columns, schema_overrides={"e": pl.Float64})
                  .with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
                  .sort("gid", maintain_order=True))
-        batch = Batch(rows, self.keys, frame)
+        batch = Batch(rows, self.keys, frame, values=dict(zip(self.tallied, tallied)))
         batch.rid = frame["rid"].to_list()
         batch.position = frame["rid"].arg_sort().to_list()
         batch.hits = list(map(hits.__getitem__, batch.rid))
