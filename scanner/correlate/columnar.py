@@ -7,7 +7,9 @@ at a time, else in the engine's per-hit pass beside the reference trackers. Eith
 correlation hits leave in the engine's total output order, so only the windows are
 computed differently. A columnar tracker takes each hit's group key, measured value and
 references exactly as the reference does (``Tracker._admit``, which also counts the
-unusable hits) and buffers them; every :data:`BATCH_ROWS` rows, or before a pending
+unusable hits; string values of a plainly read rule without the call), numbers its
+group (whose partition it decides once), reads the hit's tallied fields while the hit
+is at hand, and buffers them; every :data:`BATCH_ROWS` rows, or before a pending
 result could be released late (results are held up to :data:`HOLD_SECONDS` of stream
 time longer than the reference holds them), it evaluates the buffered rows together with
 the rows still inside a window (its *carry*) as Polars columns, sorted by group then
