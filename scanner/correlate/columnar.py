@@ -210,7 +210,8 @@ class Batch:
 
     ``frame`` has ``rid`` (the row's index in ``rows``), ``gid``, ``e`` (epoch) and the
     measure's inputs; ``keys[gid]`` is a group key; ``rid[position]`` and
-    ``position[rid]`` map between rows and positions, ``hits[position]`` is a row's hit."""
+    ``position[rid]`` map between rows and positions, ``hits[position]`` is a row's hit,
+    ``values[field][rid]`` its value of a tallied field."""
 
     rows: list[Row]
     keys: list[tuple[Any, ...]]
@@ -218,8 +219,8 @@ class Batch:
     rid: list[int] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
     hits: list[AnyHit] = field(default_factory=list)
-    values: dict[str, Sequence[Any]] = field(default_factory=dict)  # tallied fields' by rid
-    tallied: dict[str, list[str | None] | None] = field(default_factory=dict)
+    values: dict[str, Sequence[Any]] = field(default_factory=dict)
+    tallied: dict[str, list[str | None] | None] = field(default_factory=dict)  # texts, when asked
 
     def texts(self, name: str) -> list[str | None] | None:
         """The texts of the tallied field ``name`` by position (``tallied_texts``), or
