@@ -195,6 +195,30 @@ def test_state_stays_bounded_over_a_long_stream(monkeypatch: pytest.MonkeyPatch)
     assert peak <= 2 * (2 * 60 + 2) + 7
 
 
+@pytest.mark.parametrize("shard", [None, (0, 2), (1, 2)])
+def test_group_numbers_renewed_midstream_change_no_hit(shard: tuple[int, int] | None,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past GROUPS_KEPT keys a tracker numbers the groups of the rows it holds afresh,
+    and with them their partitions: the same hits, in a partition too."""
+    monkeypatch.setattr(columnar, "GROUPS_KEPT", 1)
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 50)
+    pairs = keyed(mixed_stream(3, 1_500))
+    expected = list(correlate_keyed(iter(pairs), PARTITION_SPECS, Problems(), shard))
+    assert list(correlate_columnar(iter(pairs), PARTITION_SPECS, Problems(), shard)) == expected
+
+
+def test_group_numbers_stay_bounded_by_the_rows_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "GROUPS_KEPT", 10)
+    monkeypatch.setattr(columnar, "BATCH_ROWS", 100)
+    tracker = ColumnarTracker(spec("event_count", count=3, timespan=60))
+    peak = 0
+    for n in range(5_000):  # every hit from a new address
+        tracker.push(hit(FAIL, n / 2, src_ip=f"10.{n // 256}.{n % 256}.1"),
+                     hit(FAIL, n / 2).timestamp.timestamp())  # type: ignore[union-attr]
+        peak = max(peak, len(tracker.keys))
+    assert peak <= 2 * (2 * (2 * 60 + 2)) + 1  # twice the rows held (see the test above)
+
+
 def test_partitions_in_helper_processes_correlate_by_the_chosen_engine(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(partition, "PARTITION_HITS", 1)  # partition even the demo's hits

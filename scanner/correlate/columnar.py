@@ -7,7 +7,9 @@ at a time, else in the engine's per-hit pass beside the reference trackers. Eith
 correlation hits leave in the engine's total output order, so only the windows are
 computed differently. A columnar tracker takes each hit's group key, measured value and
 references exactly as the reference does (``Tracker._admit``, which also counts the
-unusable hits) and buffers them; every :data:`BATCH_ROWS` rows, or before a pending
+unusable hits; string values of a plainly read rule without the call), numbers its
+group (whose partition it decides once), reads the hit's tallied fields while the hit
+is at hand, and buffers them; every :data:`BATCH_ROWS` rows, or before a pending
 result could be released late (results are held up to :data:`HOLD_SECONDS` of stream
 time longer than the reference holds them), it evaluates the buffered rows together with
 the rows still inside a window (its *carry*) as Polars columns, sorted by group then
@@ -51,6 +53,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
+from scanner.correlate.collector import collector_paused
 from scanner.correlate.engine import (
     TIE,
     Ready,
@@ -61,22 +64,27 @@ from scanner.correlate.engine import (
     targets_of,
 )
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
-from scanner.correlate.shard import Shard
-from scanner.correlate.details import ValueCounter
+from scanner.correlate.shard import Shard, shard_of
+from scanner.correlate.details import ValueCounter, tallied_texts
 from scanner.correlate.windows import CONTRIBUTOR_CAP, NUMERIC_TYPES, Tracker, correlation_hit
 from scanner.errors import Problems
 from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 
 __all__ = ["BATCH_ROWS", "ColumnarTracker", "columnar_plan", "correlate_columnar"]
 
-BATCH_ROWS = 50_000  # rows a tracker buffers before evaluating them (at least its carry)
+BATCH_ROWS = 100_000  # rows a tracker buffers before evaluating them (at least its carry)
+GROUPS_KEPT = 100_000  # group keys a tracker numbers before forgetting those it no longer holds
 CHUNK_HITS = 4_096  # input hits the columnar driver hands its trackers at a time
-HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespan
+HOLD_SECONDS = 24 * 3600.0  # stream time a tracker may buffer beyond its timespan
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
-Row = tuple[float, tuple[Any, ...], Any, tuple[str, ...], AnyHit]  # epoch, key, value, refs, hit
+# epoch, key, value, refs, hit, the key's number (ColumnarTracker.gids), then the hit's values of
+# the tallied fields, read as the hit comes
+Row = tuple[Any, ...]
 Where = tuple[str, int]
+Plain = tuple[str | None, str, str | None, tuple[str, ...]]  # a rule's name, group-by field,
+# measured field (non-numeric) and refs
 _WHERE = attrgetter("source", "line")  # a hit's (source, line)
 Measured = pl.Series | Callable[[int], Fraction]  # a measure per position
 
@@ -87,12 +95,14 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
     """:func:`~scanner.correlate.engine.correlate_keyed`, its trackers columnar where
     :func:`columnar_plan` can make them so; the same hits in the same order. When every
     tracker is columnar, hits go to them :data:`CHUNK_HITS` at a time, not through the
-    engine's per-hit loop."""
+    engine's per-hit loop. The cyclic collector is paused meanwhile, wherever this runs
+    (``select_hits`` pauses it; a key partition's helper process would not)."""
     trackers = columnar_plan(specs, problems)
-    if not all(type(t) is ColumnarTracker for t in trackers):
-        yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
-    elif trackers:
-        yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
+    with collector_paused():
+        if not all(type(t) is ColumnarTracker for t in trackers):
+            yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
+        elif trackers:
+            yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
 
 
 def _drive(hits: Iterable[Keyed], trackers: list[ColumnarTracker], problems: Problems,
@@ -160,23 +170,24 @@ class Listing:
     run of a batch's rows at a time."""
 
     values: ValueCounter
-    head: list[Where] = field(default_factory=list)
-    tail: deque[Where] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
+    head: list[AnyHit] = field(default_factory=list)
+    tail: deque[AnyHit] = field(default_factory=lambda: deque(maxlen=CONTRIBUTOR_CAP))
     total: int = 0
 
     def extend(self, batch: Batch, start: int, count: int) -> None:
         """Add the ``count`` rows of ``batch`` from position ``start`` on."""
+        hits, stop = batch.hits, start + count
         room = min(CONTRIBUTOR_CAP - len(self.head), count)
-        self.head.extend(batch.wheres(range(start, start + room)))
-        later = min(count - room, CONTRIBUTOR_CAP)
-        self.tail.extend(batch.wheres(range(start + count - later, start + count)))
+        self.head.extend(hits[start:start + room])
+        self.tail.extend(hits[max(start + room, stop - CONTRIBUTOR_CAP):stop])
         self.total += count
-        add = self.values.add
-        for position in range(start, start + count):
-            add(batch.hit(position).fields)
+        for name in self.values.counts:
+            texts = batch.texts(name)
+            if texts is not None:
+                self.values.count(name, texts[start:stop])
 
     def listed(self) -> tuple[Where, ...]:
-        return (*self.head, *self.tail)
+        return tuple(map(_WHERE, (*self.head, *self.tail)))
 
 
 @dataclass(slots=True)
@@ -199,24 +210,26 @@ class Batch:
 
     ``frame`` has ``rid`` (the row's index in ``rows``), ``gid``, ``e`` (epoch) and the
     measure's inputs; ``keys[gid]`` is a group key; ``rid[position]`` and
-    ``position[rid]`` map between rows and positions."""
+    ``position[rid]`` map between rows and positions, ``hits[position]`` is a row's hit,
+    ``values[field][rid]`` its value of a tallied field."""
 
     rows: list[Row]
     keys: list[tuple[Any, ...]]
     frame: pl.DataFrame
     rid: list[int] = field(default_factory=list)
     position: list[int] = field(default_factory=list)
-    placed: list[Where] = field(default_factory=list)  # by rid, made when first asked
+    hits: list[AnyHit] = field(default_factory=list)
+    values: dict[str, Sequence[Any]] = field(default_factory=dict)
+    tallied: dict[str, list[str | None] | None] = field(default_factory=dict)  # texts, when asked
 
-    def hit(self, position: int) -> AnyHit:
-        return self.rows[self.rid[position]][4]
-
-    def wheres(self, positions: range) -> list[Where]:
-        """The (source, line) of the hits at ``positions``."""
-        if not self.placed:  # read in arrival order, where the hits lie close in memory
-            self.placed = [_WHERE(row[4]) for row in self.rows]
-        placed, rid = self.placed, self.rid
-        return [placed[rid[p]] for p in positions]
+    def texts(self, name: str) -> list[str | None] | None:
+        """The texts of the tallied field ``name`` by position (``tallied_texts``), or
+        ``None`` when no row has the field; made when first asked."""
+        if name not in self.tallied:
+            values = self.values[name]
+            self.tallied[name] = (None if values.count(None) == len(values)
+                                  else list(map(tallied_texts(values).__getitem__, self.rid)))
+        return self.tallied[name]
 
 
 class ColumnarTracker(Tracker):
@@ -233,6 +246,11 @@ class ColumnarTracker(Tracker):
         self.buffer: list[Row] = []
         self.carry: list[Row] = []  # rows still inside a window, in arrival order
         self.bursts: dict[tuple[Any, ...], OpenBurst] = {}
+        self.gids: dict[tuple[Any, ...], int] = {}  # group keys numbered as rows come
+        self.keys: list[tuple[Any, ...]] = []  # and by number
+        self.mine: list[bool] = []  # by number: whether the key is of this tracker's shard
+        self.plain: dict[str, Plain | tuple[()]] = {}  # by rule id, once _admit read one
+        self.tallied = tuple(self._listing().values.counts)  # the fields its hits show tallies of
 
     @property
     def lag(self) -> float:
@@ -247,35 +265,79 @@ class ColumnarTracker(Tracker):
         """Take a hit (in time order: a columnar tracker has no upstream correlation)."""
         if epoch is None:
             self.skipped["untimed"] += 1
-            return
-        if len(self.buffer) >= max(BATCH_ROWS, len(self.carry)):
-            self._evaluate(epoch)
-        self.boundary = epoch
-        admitted = self._admit(hit)
-        if admitted is None:
-            return
-        if not self.buffer:
-            self.due = min(self.due, epoch + self.span + self.hold)
-        key, value, refs = admitted
-        self.buffer.append((epoch, key, value, refs, hit))
+        else:
+            self.take([((epoch,), hit)], epoch)  # type: ignore[list-item]
 
     def take(self, taken: list[Keyed], clock: float) -> None:
-        """Take hits of the referenced rules (in time order; the stream is at ``clock``),
-        as :meth:`push` takes one."""
-        buffer, admit = self.buffer, self._admit
+        """Take hits of the referenced rules (in time order; the stream is at ``clock``).
+
+        A hit of a rule read plainly (:data:`Plain`) whose group and measured values are
+        strings is taken as ``Tracker._admit`` takes it, without the call, its group's
+        partition looked up by the group's number; any other goes through ``_admit``."""
+        buffer, gids, mine, plain = self.buffer, self.gids, self.mine, self.plain
+        tallied = self.tallied
         for key, hit in taken:
             epoch = key[0]
             if epoch == -math.inf:
                 self.skipped["untimed"] += 1
                 continue
-            admitted = admit(hit)
+            rule = hit.rule
+            reader = plain.get(rule.id)
+            if reader and reader[0] == rule.name:
+                fields = hit.fields
+                part = fields.get(reader[1])
+                value = fields.get(reader[2]) if reader[2] else None
+                if type(part) is str and (not reader[2] or type(value) is str):
+                    group = (part,)
+                    gid = gids.get(group)
+                    if gid is None:
+                        gid = self._number(group)
+                    if mine[gid]:
+                        buffer.append((epoch, group, value, reader[3], hit, gid,
+                                       *map(fields.get, tallied)))
+                    continue
+            admitted = self._admit(hit)
+            if reader is None:
+                plain[rule.id] = self._plain(rule.id)
             if admitted is not None:
-                buffer.append((epoch, *admitted, hit))
+                gid = gids.get(admitted[0])
+                if gid is None:
+                    gid = self._number(admitted[0])
+                fields = hit.fields
+                buffer.append((epoch, *admitted, hit, gid, *map(fields.get, tallied)))
         self.boundary = clock
         if len(buffer) >= max(BATCH_ROWS, len(self.carry)):
             self._evaluate(clock)
         elif buffer:
             self.due = min(self.due, buffer[0][0] + self.span + self.hold)
+
+    def _plain(self, rule: str) -> Plain | tuple[()]:
+        """How to read the hits of a rule ``_admit`` has read (by id) plainly, or ``()``
+        when they need ``_admit``: a group-by of several fields, or a numeric measure."""
+        reader = self.readers[rule]
+        if len(reader.group) != 1 or len(reader.measured) > 1 or (self.numeric
+                                                                  and reader.measured):
+            return ()
+        return (reader.name, reader.group[0], next(iter(reader.measured), None), reader.refs)
+
+    def _number(self, key: tuple[Any, ...]) -> int:
+        """Number a new group key; past :data:`GROUPS_KEPT` keys, first forget those of
+        rows no longer held, so that the numbers stay bounded by the rows held."""
+        if len(self.keys) >= max(GROUPS_KEPT, 2 * (len(self.carry) + len(self.buffer))):
+            self.gids.clear()
+            self.keys.clear()
+            self.mine.clear()
+            for rows in (self.carry, self.buffer):
+                rows[:] = [(*row[:5], self._gid(row[1]), *row[6:]) for row in rows]
+        return self._gid(key)
+
+    def _gid(self, key: tuple[Any, ...]) -> int:
+        gid = self.gids.get(key)
+        if gid is None:
+            gid = self.gids[key] = len(self.keys)
+            self.keys.append(key)
+            self.mine.append(self.shard is None or shard_of(key, self.shard[1]) == self.shard[0])
+        return gid
 
     def advance(self, boundary: float) -> Sequence[Hit]:
         """Evaluate what is buffered; return the hits completed before ``boundary``."""
@@ -308,24 +370,23 @@ class ColumnarTracker(Tracker):
 
     def _batch(self, rows: list[Row]) -> Batch:
         """The columns of ``rows`` this tracker's measure reads."""
-        groups: dict[tuple[Any, ...], int] = {}
-        columns: dict[str, Any] = {"gid": [groups.setdefault(r[1], len(groups)) for r in rows],
-                                   "e": [r[0] for r in rows]}
+        epochs, _, values, refs, hits, gids, *tallied = zip(*rows)
+        columns: dict[str, Any] = {"gid": gids, "e": epochs}
         kind = self.spec.type
         if kind == "value_count":
-            values: dict[Any, int] = {}
-            columns["vid"] = [values.setdefault(r[2], len(values)) for r in rows]
+            columns["vid"] = list(map(_numbered(values).__getitem__, values))
         if kind == "temporal":
-            columns["vid"] = [self.refs.index(r[3][0]) for r in rows]
+            columns["vid"] = [self.refs.index(r[0]) for r in refs]
         if kind.startswith("temporal"):
             for n, ref in enumerate(self.refs):
-                columns[f"m{n}"] = [ref in r[3] for r in rows]
+                columns[f"m{n}"] = [ref in r for r in refs]
         frame = (pl.DataFrame(columns, schema_overrides={"e": pl.Float64})
                  .with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
                  .sort("gid", maintain_order=True))
-        batch = Batch(rows, list(groups), frame)
+        batch = Batch(rows, self.keys, frame, values=dict(zip(self.tallied, tallied)))
         batch.rid = frame["rid"].to_list()
         batch.position = frame["rid"].arg_sort().to_list()
+        batch.hits = list(map(hits.__getitem__, batch.rid))
         return batch
 
     def _measure(self, batch: Batch, s: pl.Series) -> tuple[Measured, pl.Series]:
@@ -406,8 +467,8 @@ class ColumnarTracker(Tracker):
             firsts = (batch.frame.filter(pl.col("rid") >= first)
                       .group_by("gid").agg(pl.col("rid").min())["rid"].to_list())
             for n in firsts:
-                e, _, v, refs, hit = rows[n]
-                rows[n] = (e, shown(batch.position[n]), v, refs, hit)
+                row = rows[n]
+                rows[n] = (row[0], shown(batch.position[n]), *row[2:])  # the same number
         else:  # nothing new: keep the carry whole, whose first rows hold their groups' keys
             first = 0
         self.carry = rows[first:]
@@ -456,8 +517,8 @@ class ColumnarTracker(Tracker):
                 if key in self.bursts:
                     self._emit_burst(self.bursts.pop(key))
                 begin = starts[at]
-                opened = cast(datetime, batch.hit(begin).timestamp)
-                pending = OpenBurst(shown(at), opened, batch.hit(last), 0.0, top,
+                opened = cast(datetime, batch.hits[begin].timestamp)
+                pending = OpenBurst(shown(at), opened, batch.hits[last], 0.0, top,
                                    self._listing())
                 pending.listing.extend(batch, begin, last - begin + 1)
             else:
@@ -465,7 +526,7 @@ class ColumnarTracker(Tracker):
                 after = batch.position[pending.carried] + 1
                 pending.listing.extend(batch, after, last - after + 1)
                 pending.peak = max(pending.peak, top)
-                pending.last = batch.hit(last)
+                pending.last = batch.hits[last]
             pending.carried = batch.rid[last]
             pending.epoch = batch.rows[pending.carried][0]
         if pending is not None:
@@ -506,13 +567,18 @@ class ColumnarTracker(Tracker):
             begin = starts_of[end]
             listing = self._listing()
             listing.extend(batch, begin, end - begin + 1)
-            first = batch.hit(begin).timestamp
+            first = batch.hits[begin].timestamp
             self.emitted.append(correlation_hit(
                 self, tuple(zip(self.spec.group_by, batch.rows[batch.rid[begin]][1])),
-                first, first + span, batch.hit(end), lookup(end),  # type: ignore[operator]
+                first, first + span, batch.hits[end], lookup(end),  # type: ignore[operator]
                 listing.listed(), listing.total, listing.values.tallies()))
         kept = sorted(frame["rid"].filter(~closed).to_list())
         self.carry = [rows[r] for r in kept]
+
+
+def _numbered(values: Sequence[Any]) -> dict[Any, int]:
+    """The distinct ``values`` numbered in order of first appearance."""
+    return {value: n for n, value in enumerate(dict.fromkeys(values))}
 
 
 def _first_at(gid: pl.Series, epoch: pl.Series, threshold: pl.Series, side: str) -> pl.Series:

@@ -7,7 +7,9 @@ got in and how) and, for each tallied field (accounts, URIs, user agents), the f
 most frequent values with their counts and how many distinct values there were in all.
 
 This module is the one place that computes them. :class:`ValueCounter` takes hits one
-at a time (the sliding-window tracker adds each contributor as it joins a burst);
+at a time (the sliding-window tracker adds each contributor as it joins a burst), or a
+field of a run of hits at a time (:meth:`ValueCounter.count` of :func:`tallied_texts`:
+the columnar tracker adds a range of rows);
 :func:`window_details` folds a whole hit list (for an engine that has the window's hits
 at hand). Both give equal results for equal hit lists. Fields a correlation groups by
 (:func:`grouped_fields`: its group-by names and the fields their aliases map to) are
@@ -17,12 +19,12 @@ feed correlations.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import AnyHit, CorrelationSpec, FieldValues
 
 __all__ = ["CLOSING_FIELDS", "READ_FIELDS", "TALLIED_FIELDS", "TOP_VALUES", "ValueCounter",
-           "closing_fields", "grouped_fields", "window_details"]
+           "closing_fields", "grouped_fields", "tallied_texts", "window_details"]
 
 CLOSING_FIELDS = ("user", "auth_method", "target_user", "command", "target_host")
 """The fields of the closing hit a correlation hit shows, in this order (those present)."""
@@ -35,6 +37,8 @@ TOP_VALUES = 5
 
 READ_FIELDS = frozenset((*CLOSING_FIELDS, *TALLIED_FIELDS))
 """Every field this module reads from a contributing hit."""
+
+_TEXTS = frozenset({str, type(None)})  # the types of field values counted as they are
 
 
 def grouped_fields(spec: CorrelationSpec) -> frozenset[str]:
@@ -73,6 +77,15 @@ class ValueCounter:
                     value = _text(value)
                 counts[value] = counts.get(value, 0) + 1
 
+    def count(self, name: str, texts: Iterable[str | None]) -> None:
+        """Count the tallied field ``name`` of a run of contributors, given as
+        :func:`tallied_texts` gives that field's values."""
+        counts = self.counts[name]
+        get = counts.get
+        for text in texts:
+            if text is not None:
+                counts[text] = get(text, 0) + 1
+
     def tallies(self) -> tuple[FieldValues, ...]:
         """Per tallied field seen: the top values (most frequent first, ties by value) and
         the number of distinct values."""
@@ -80,6 +93,15 @@ class ValueCounter:
             FieldValues(name, tuple(sorted(counter.items(), key=_by_count)[:TOP_VALUES]),
                         len(counter))
             for name, counter in self.counts.items() if counter)
+
+
+def tallied_texts(values: Sequence[Any]) -> list[str | None]:
+    """What :meth:`ValueCounter.add` counts of each of one tallied field's ``values`` (its
+    text), or ``None`` where it counts nothing (a missing or empty value)."""
+    if set(map(type, values)) <= _TEXTS:  # the common case: strings or missing
+        return [value or None for value in values]
+    return [None if value is None or value == "" else value if type(value) is str
+            else _text(value) for value in values]
 
 
 def window_details(spec: CorrelationSpec, hits: Iterable[AnyHit]
