@@ -53,7 +53,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
-from scanner.correlate.collector import collector_paused
+from scanner.collector import collector_paused
 from scanner.correlate.engine import (
     TIE,
     Ready,
