@@ -1,13 +1,14 @@
 """The parse floor: what the per-record grammar regexes alone cost, and the ceiling they set.
 
 ``PYTHONPATH=. python bench/parse_floor.py [--out bench/out] [--size 100M] [--worst-size 50M]
-[--repeats 3]`` takes the worst-case tree ``OUT/worst-SIZE`` and the realistic tree
-``OUT/tree-SIZE`` (generated as ``run.py`` does when absent; ``--out /work/main/bench/out``
-points at another checkout's) and scans each once with the reference worker, corpus plus
-bundled rules, prefilter on (``profile_scan.py``'s set-up), recording the *candidate records*:
-those whose text reaches ``RouteParser.parse``, each with the grammar calls its parse makes
-(the route grammar, then the program's grammars in order until one accepts). Then it times,
-the cyclic collector paused as in a worker, medians of ``--repeats`` interleaved rounds:
+[--repeats 3] [--rules DIR ...]`` takes the worst-case tree ``OUT/worst-SIZE`` and the
+realistic tree ``OUT/tree-SIZE`` (generated as ``run.py`` does when absent; ``--out
+/work/main/bench/out`` points at another checkout's) and scans each once with the reference
+worker, the corpus plus bundled rules (or ``--rules``), prefilter on (``profile_scan.py``'s
+set-up), recording the *candidate records*: those whose text reaches ``RouteParser.parse``,
+each with the grammar calls its parse makes (the route grammar, then the program's grammars in
+order until one accepts). Then it times, the cyclic collector paused as in a worker, medians of
+``--repeats`` interleaved rounds:
 
 * (a) those grammar calls (``Grammar.parser``: the derived regex's match and its fields
   dict), and of them the derived regex's ``match`` alone;
@@ -292,8 +293,9 @@ def dialect_tables() -> tuple[str, str]:
                      headers=("grammar", "derived regex chars", *ENGINES, *CONSTRUCTS),
                      disable_numparse=True),
             tabulate([terminals_row(p) for p in paths],
-                     headers=("grammar", "terminals", *(f"{e} refuses or misreads" for e in ENGINES),
-                              *CONSTRUCTS), disable_numparse=True))
+                     headers=("grammar", "terminals",
+                              *(f"{e} refuses or misreads" for e in ENGINES), *CONSTRUCTS),
+                     disable_numparse=True))
 
 
 def main() -> None:
@@ -303,13 +305,15 @@ def main() -> None:
     parser.add_argument("--size", default="100M")
     parser.add_argument("--worst-size", default="50M")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rules", type=Path, action="append",
+                        help="rule directory (repeatable; default: the corpus and bundled rules)")
     args = parser.parse_args()
     trees = (args.out / f"worst-{args.worst_size}", args.out / f"tree-{args.size}")
     for tree, size, worst in zip(trees, (args.worst_size, args.size), (True, False)):
         error = ensure_tree(tree, size, worst)
         if error is not None:
             parser.error(error)
-    worker = scan_worker()
+    worker = scan_worker(args.rules)
     timed = [time_tree(tree, worker, args.repeats) for tree in trees]
     for result in timed:
         share = ", ".join(f"{step} {result.total(step) / result.total(STEPS[3]):.0%}"

@@ -42,7 +42,8 @@ def test_re2_refuses_every_python_only_construct(pattern: str) -> None:
     assert compile_error(duckdb_compile, pattern) is not None
 
 
-@pytest.mark.parametrize("pattern", [p for p, used in PATTERNS if used and "possessive" not in used])
+@pytest.mark.parametrize("pattern", [p for p, used in PATTERNS
+                                     if used and "possessive" not in used])
 def test_rust_regex_refuses_lookarounds_atomic_groups_and_backreferences(pattern: str) -> None:
     assert compile_error(polars_compile, pattern) is not None
 
