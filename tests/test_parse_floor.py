@@ -11,12 +11,18 @@ import polars as pl
 import pytest
 from lark import Lark
 
-from conftest import REPO
-from scanner.resources import grammars_dir
+from conftest import FIXTURES, REPO
+from scanner.normalize.binary import READERS
+from scanner.normalize.grammars import Grammar, load_grammar
+from scanner.normalize.normalizer import RouteParser
+from scanner.resources import bundled_rules_dir, grammars_dir
 
 sys.path.insert(0, str(REPO / "bench"))  # bench/ holds scripts, not a package
 from parse_floor import (CONSTRUCTS, compile_error, duckdb_compile, polars_compile,  # noqa: E402
-                         python_only, verdict)
+                         python_only, record_candidates, verdict)
+from profile_scan import scan_units, scan_worker  # noqa: E402
+
+GRAMMAR_PARSER, ROUTE_PARSE = Grammar.parser, RouteParser.parse
 
 # (pattern, the constructs it uses)
 PATTERNS = [
@@ -71,3 +77,33 @@ def test_syslog_program_terminal_needs_python_re() -> None:
     assert set(python_only(program)) & set(CONSTRUCTS)
     assert compile_error(polars_compile, program) is not None
     assert compile_error(duckdb_compile, program) is not None
+
+
+def test_recorded_candidates_are_the_records_a_scan_parses() -> None:
+    """The recording sees every record that reaches ``RouteParser.parse``: as many lines as the
+    scan counts parsed or unparsed (with ``prefilter: fields`` also those it skips after parsing),
+    each first given to its route's grammar; and it undoes itself."""
+    worker = scan_worker([bundled_rules_dir()])
+    units = scan_units(FIXTURES / "demo" / "var" / "log")
+    candidates, lines = record_candidates(worker, units)
+    assert (Grammar.parser, RouteParser.parse) == (GRAMMAR_PARSER, ROUTE_PARSE)
+    seen: Counter[str] = Counter()
+    for candidate in candidates:
+        seen[candidate.route.format] += candidate.text.count("\n") + 1
+        if candidate.route.grammar and candidate.fields is None:
+            grammar, text = candidate.calls[0]
+            assert (grammar, text) == (load_grammar(candidate.route.grammar), candidate.text)
+    assert {"syslog", "nginx_access", "audit", "apt_history"} <= set(seen)
+    parsed: Counter[str] = Counter()
+    routes = {}
+    for unit in units:
+        stats = worker.scan(unit).stats
+        parsed[stats.format] += stats.parsed + stats.unparsed
+        routes[stats.format] = unit.choice.route
+    for form, route in routes.items():
+        if route.records in READERS:
+            assert form not in seen
+        elif route.prefilter == "raw":
+            assert seen[form] == parsed[form]
+        else:
+            assert parsed[form] <= seen[form] <= lines[form]
