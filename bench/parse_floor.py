@@ -5,10 +5,10 @@
 realistic tree ``OUT/tree-SIZE`` (generated as ``run.py`` does when absent; ``--out
 /work/main/bench/out`` points at another checkout's) and scans each once with the reference
 worker, the corpus plus bundled rules (or ``--rules``), prefilter on (``profile_scan.py``'s
-set-up), recording the *candidate records*: those whose text reaches ``RouteParser.parse``,
-each with the grammar calls its parse makes (the route grammar, then the program's grammars in
-order until one accepts). Then it times, the cyclic collector paused as in a worker, medians of
-``--repeats`` interleaved rounds:
+set-up), recording the *candidate records*: those whose text reaches ``RouteParser.parse``
+(every record of a ``prefilter: fields`` route), each with the grammar calls its parse makes
+(the route grammar, then the program's grammars in order until one accepts). Then it times,
+the cyclic collector paused as in a worker, medians of ``--repeats`` interleaved rounds:
 
 * (a) those grammar calls (``Grammar.parser``: the derived regex's match and its fields
   dict), and of them the derived regex's ``match`` alone;

@@ -1,5 +1,6 @@
-"""bench/parse_floor.py's dialect check: which constructs only Python's ``re`` has, and what
-Polars (Rust ``regex``) and DuckDB (RE2) really do with them. No timing is asserted."""
+"""bench/parse_floor.py: its recording of the records a scan parses, and its dialect check (which
+constructs only Python's ``re`` has, and what Polars' Rust ``regex`` and DuckDB's RE2 really do
+with them). No timing is asserted."""
 
 from __future__ import annotations
 
