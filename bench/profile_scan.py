@@ -19,11 +19,23 @@ from pathlib import Path
 from scanner.cli import build_parser
 from scanner.config import ENGINES, scan_config
 from scanner.errors import Problems
-from scanner.pipeline import Scan, WorkerOptions, new_worker, plan_units
+from scanner.pipeline import Scan, Worker, WorkerOptions, WorkUnit, new_worker, plan_units
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import load_rules
 
 CORPUS_RULES = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "sigmahq"
+
+
+def scan_worker(rules: list[Path] | None = None, prefilter: bool = True,
+                engine: str = ENGINES[0]) -> Worker:
+    """A worker as ``logsigma scan`` makes one per process (default: corpus + bundled rules)."""
+    compiled = load_rules(rules or [CORPUS_RULES, bundled_rules_dir()], Problems())
+    return new_worker(compiled, WorkerOptions(prefilter, timezone.utc, None, None, engine))
+
+
+def scan_units(tree: Path) -> list[WorkUnit]:
+    """The units ``logsigma scan TREE`` plans, in its order."""
+    return plan_units(Scan(scan_config(build_parser().parse_args(["scan", str(tree), "-q"]))))
 
 
 def main() -> None:
@@ -35,10 +47,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--engine", choices=ENGINES, default=ENGINES[0])
     args = parser.parse_args()
-    rules = load_rules(args.rules or [CORPUS_RULES, bundled_rules_dir()], Problems())
-    worker = new_worker(rules, WorkerOptions(not args.no_prefilter, timezone.utc, None, None,
-                                             args.engine))
-    units = plan_units(Scan(scan_config(build_parser().parse_args(["scan", str(args.tree), "-q"]))))
+    worker = scan_worker(args.rules, not args.no_prefilter, args.engine)
+    units = scan_units(args.tree)
     profile = cProfile.Profile()
     for unit in units:
         started = time.perf_counter()

@@ -34,7 +34,8 @@ def _text(path: Path) -> str:
     return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8", "replace")
 
 
-def _tree_bytes(tree: Path) -> int:
+def tree_bytes(tree: Path) -> int:
+    """The bytes of every file of ``tree``, ``.gz`` members counted decompressed."""
     return sum(len(gzip.decompress(p.read_bytes())) if p.suffix == ".gz" else p.stat().st_size
                for p in tree.rglob("*") if p.is_file())
 
@@ -70,7 +71,7 @@ def main() -> None:
     if not members:
         parser.error(f"{args.tree}: no auth.log* member (generate it with bench/run.py or generate.py)")
     text = "".join(_text(p) for p in members)
-    count, total = text.count("\n"), _tree_bytes(args.tree)
+    count, total = text.count("\n"), tree_bytes(args.tree)
     rows = []
     for name, step in _steps(text):
         seconds = statistics.median(_timed(step) for _ in range(args.repeats))
