@@ -18,8 +18,9 @@ the cyclic collector paused as in a worker, medians of ``--repeats`` interleaved
 It prints µs per candidate record per route format and in total, the share of (c) each step
 is, and the ceilings on ``CORES`` cores if everything but a step cost nothing, beside issue
 11's targets. Last, the dialect check: for every ``grammars/*.lark``, whether its derived
-regex and each of its terminals compile in Polars (Rust ``regex``) and DuckDB (RE2), and how
-often they use constructs only Python's ``re`` has. Needs DuckDB (the ``test`` extra).
+regex and each of its terminals compile in Polars (Rust ``regex``) and in RE2 (DuckDB's regex
+engine, here through google-re2, which pySigma installs), and how often they use constructs only
+Python's ``re`` has.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 from unittest import mock
 
-import duckdb
+import re2
 import polars as pl
 from lark import Lark
 from tabulate import tabulate
@@ -44,7 +45,7 @@ from tabulate import tabulate
 from profile_scan import scan_units, scan_worker
 from python_floor import tree_bytes
 from run import BENCH, ensure_tree
-from scanner.correlate.collector import collector_paused
+from scanner.collector import collector_paused
 from scanner.normalize.grammars import Grammar, load_grammar
 from scanner.normalize.lark_regex import FastParser
 from scanner.normalize.normalizer import Parsed, ParseText, RouteParser
@@ -223,16 +224,22 @@ def polars_compile(pattern: str) -> None:
     pl.Series([""]).str.contains(pattern)
 
 
-def duckdb_compile(pattern: str) -> None:
-    duckdb.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False  # the refusal is reported here, not logged by RE2 as well
+
+
+def re2_compile(pattern: str) -> None:
+    re2.compile(pattern, _RE2_QUIET)
 
 
 def compile_error(compile_: Callable[[str], None], pattern: str) -> str | None:
     """Why an engine refuses ``pattern`` (the head of its message), ``None`` when it compiles."""
     try:
         compile_(pattern)
-    except (pl.exceptions.PolarsError, duckdb.Error) as exc:
-        lines = str(exc).splitlines()
+    except (pl.exceptions.PolarsError, re2.error) as exc:
+        message = exc.args[0] if exc.args else ""  # RE2's is bytes
+        lines = (message.decode(errors="replace") if isinstance(message, bytes)
+                 else str(exc)).splitlines() or [""]
         detail = next((line for line in lines if line.startswith("error: ")), lines[0])
         marked = _marked(lines)
         return detail.rpartition("rror: ")[2] + (f" at {marked}" if marked else "")
@@ -258,7 +265,7 @@ def verdict(compile_: Callable[[str], None], pattern: str, counts: Counter[str])
     return "compiles, possessive read as greedy" if counts["possessive"] else "ok"
 
 
-ENGINES = {"Polars": polars_compile, "DuckDB": duckdb_compile}
+ENGINES = {"Polars": polars_compile, "RE2 (DuckDB)": re2_compile}
 
 
 def derived_row(name: str) -> list[object]:
