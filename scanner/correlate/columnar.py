@@ -72,10 +72,10 @@ from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 
 __all__ = ["BATCH_ROWS", "ColumnarTracker", "columnar_plan", "correlate_columnar"]
 
-BATCH_ROWS = 100_000  # rows a tracker buffers before evaluating them (at least its carry)
+BATCH_ROWS = 50_000  # rows a tracker buffers before evaluating them (at least its carry)
 GROUPS_KEPT = 100_000  # group keys a tracker numbers before forgetting those it no longer holds
 CHUNK_HITS = 4_096  # input hits the columnar driver hands its trackers at a time
-HOLD_SECONDS = 24 * 3600.0  # stream time a tracker may buffer beyond its timespan
+HOLD_SECONDS = 6 * 3600.0  # stream time a tracker may buffer beyond its timespan
 REFERENCE_TYPES = frozenset({"value_percentile", "value_median"})  # sliding order statistics
 _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Python path runs
 
