@@ -36,7 +36,7 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
-from scanner.config import ScanConfig, scan_config
+from scanner.config import ENGINES, ScanConfig, scan_config
 from scanner.collector import collector_paused, collector_relaxed
 from scanner.correlate.engine import fields_read
 from scanner.correlate.partition import CORRELATORS, merge_parts, partitions
@@ -121,7 +121,7 @@ class WorkerOptions:
     tz: tzinfo
     since: datetime | None
     until: datetime | None
-    engine: str = "reference"
+    engine: str = ENGINES[0]
 
 
 class Worker:
