@@ -20,5 +20,7 @@ MIN_ROWS = 2048
 ROWS_PER_PASS = 64
 
 # Below this many hits the columnar engine correlates with the reference trackers (the same
-# hits): loading Polars and its per-batch costs exceed what its windows save on fewer.
-MIN_HITS = 50_000
+# hits): loading Polars costs the main process 0.13-0.24 s, and the columnar trackers save at
+# most ~0.9 µs a hit (bench/correlate_speed.py: 3.97 vs 4.83 µs), about nothing more in a scan,
+# where reading the hits back dominates (select_hits CPU on worst-50M: 3.71 vs 3.59 s).
+MIN_HITS = 200_000

@@ -45,7 +45,8 @@ def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems:
               shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
     """scanner.correlate.columnar's correlation, imported (with Polars) only when used: on
     fewer than ``costs.MIN_HITS`` hits, the reference trackers' (the same hits, sooner).
-    A key partition always has many (:data:`PARTITION_HITS`)."""
+    A key partition (there are :data:`PARTITION_HITS` hits a process at least) is always
+    correlated in Polars, so every partition process takes the same way."""
     stream = iter(hits)
     if shard is None:
         head = list(islice(stream, costs.MIN_HITS))
