@@ -136,10 +136,11 @@ def init_process(path: Path | None, init: Callable[..., None], *args: Any) -> No
 def pool_context(engine: str) -> BaseContext | None:
     """How the worker processes of ``engine`` start: by the platform's default (a fork here),
     unless Polars is loaded in this process and ``engine`` is the columnar one: then from a
-    fork server that has imported its worker, as a process forked while Polars' threads hold
-    its locks deadlocks in its first Polars call. A scan's main process loads Polars only
-    once its units are scanned (columnar correlation), so its scan workers are forked (and
-    load Polars themselves), which starts them sooner and passes them the rules unpickled."""
+    fork server that has imported its batch matcher, as a process forked while Polars'
+    threads hold its locks deadlocks in its first Polars call. A scan's main process loads
+    Polars only once its units are scanned (columnar correlation of many hits), so its scan
+    workers are forked (and load Polars themselves, for a big batch), which starts them
+    sooner and passes them the rules unpickled."""
     if engine != "columnar" or "polars" not in sys.modules:
         return None
     context = multiprocessing.get_context("forkserver")
