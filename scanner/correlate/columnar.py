@@ -53,7 +53,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 import polars as pl
 from sigma.correlations import CorrelationConditionAND, CorrelationConditionNOT
 
-from scanner.collector import collector_paused
 from scanner.correlate.engine import (
     TIE,
     Ready,
@@ -95,14 +94,13 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
     """:func:`~scanner.correlate.engine.correlate_keyed`, its trackers columnar where
     :func:`columnar_plan` can make them so; the same hits in the same order. When every
     tracker is columnar, hits go to them :data:`CHUNK_HITS` at a time, not through the
-    engine's per-hit loop. The cyclic collector is paused meanwhile, wherever this runs
-    (``select_hits`` pauses it; a key partition's helper process would not)."""
+    engine's per-hit loop. Its callers pause the cyclic collector (``select_hits``, and
+    ``partition.correlate_part`` in a key partition's helper process), as for the reference."""
     trackers = columnar_plan(specs, problems)
-    with collector_paused():
-        if not all(type(t) is ColumnarTracker for t in trackers):
-            yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
-        elif trackers:
-            yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
+    if not all(type(t) is ColumnarTracker for t in trackers):
+        yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
+    elif trackers:
+        yield from _drive(hits, cast(list[ColumnarTracker], trackers), problems, shard)
 
 
 def _drive(hits: Iterable[Keyed], trackers: list[ColumnarTracker], problems: Problems,
