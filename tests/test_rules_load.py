@@ -65,6 +65,23 @@ def test_directory_is_recursive_and_takes_yaml_suffixes(tmp_path: Path) -> None:
     assert len(load_rules([tmp_path], problems).rules) == 2 and not problems.items
 
 
+def test_a_file_named_twice_loads_once(tmp_path: Path) -> None:
+    """The bundled directory passed again with --rules, or a directory and one inside it, name
+    the same files twice: each loads once, with no duplicate-id warning; two files that share
+    an id still get one."""
+    (tmp_path / "linux").mkdir()
+    (tmp_path / "linux" / "good.yml").write_text(GOOD, encoding="utf-8")
+    problems = Problems()
+    compiled = load_rules([tmp_path, tmp_path / "linux", tmp_path / "linux" / "good.yml",
+                           tmp_path / "linux" / ".." / "linux"], problems)
+    assert [r.title for r in compiled.rules] == ["Good rule"]
+    assert not problems.items, [str(p) for p in problems]
+    (tmp_path / "copy.yml").write_text(GOOD, encoding="utf-8")
+    compiled = load_rules([tmp_path, tmp_path / "linux"], problems)
+    assert len(compiled.rules) == 1
+    assert ["duplicate rule id" in str(p) for p in problems] == [True]
+
+
 def test_correlations_become_specs_with_native_fields_and_ids() -> None:
     problems = Problems()
     compiled = load_rules([RULES / "failed_then_success.yml"], problems)

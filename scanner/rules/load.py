@@ -23,7 +23,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 from sigma.collection import SigmaCollection
@@ -103,18 +103,26 @@ class CompiledRules:
 
 
 def rule_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """The rule files named by ``paths``: files as given, directories recursively, sorted.
+    """The rule files named by ``paths``: files as given, directories recursively, sorted;
+    a file named twice (the bundled directory passed again, nested directories) once.
 
     Raises:
         UsageError: a path does not exist.
     """
+    seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+            found: Iterable[Path] = sorted(p for p in path.rglob("*")
+                                           if p.suffix in RULE_SUFFIXES and p.is_file())
         elif path.exists():
-            yield path
+            found = (path,)
         else:
             raise UsageError(f"no such rule file or directory: {path}")
+        for file in found:
+            real = file.resolve()
+            if real not in seen:
+                seen.add(real)
+                yield file
 
 
 def read_placeholders(path: Path | None) -> dict[str, Any] | None:
