@@ -20,10 +20,9 @@ Streams: memory does not grow with the file. Knows nothing of Sigma rules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from itertools import groupby
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from scanner.errors import Problems
 from scanner.match.prefilter import LiteralFinder
@@ -55,11 +54,11 @@ MONTH_NAMES = tuple(MONTHS)  # lower-case, January first
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
+_UNSEEN = object()  # a program name not looked up yet
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A record the route understood: its kind, fields and the logsources it adds."""
 
     kind: str
@@ -130,7 +129,10 @@ class RouteParser:
         if repeated:
             message = repeated.group(2)
             fields["repeated"], fields["message"] = repeated.group(1), message
-        program = self._program(fields.get("program", ""))
+        name = fields.get("program", "")
+        program = self._programs.get(name, _UNSEEN)
+        if program is _UNSEEN:
+            program = self._program(name)
         if program is None:
             return kind, ()
         logsources, parsers = program
@@ -138,18 +140,13 @@ class RouteParser:
             result = parse(message)
             if result is not None:
                 kind, extra = result
-                for key, value in extra.items():
-                    fields.setdefault(key, value)
+                _add_new(fields, extra)
                 fields["event"] = kind
                 break
         return kind, logsources
 
     def _program(self, name: str) -> _ProgramParse | None:
-        """The logsources and grammar parsers of program ``name`` (looked up once per name)."""
-        try:
-            return self._programs[name]
-        except KeyError:
-            pass
+        """The logsources and grammar parsers of program ``name`` (remembered per name)."""
         program = self.route.program(name)
         found = None if program is None else (
             program.logsources, tuple(load_grammar(g).parser for g in program.grammars))
@@ -181,13 +178,10 @@ class _Events:
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
-        # by the tuple a parse adds (a route's own, long-lived)
+        # The logsources of an event: the file's, then those its parse adds (worked out once
+        # per tuple a parse adds, a route's own, long-lived).
         self._sources = ByIdentity(lambda added: _unique((*self.base_sources, *added)),
                                    limit=MAX_PROGRAMS)
-
-    def sources(self, parsed: Parsed) -> tuple[LogSource, ...]:
-        """The logsources of an event: the file's, then those its parse adds (worked out once)."""
-        return self._sources(parsed.logsources)
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
@@ -229,8 +223,8 @@ class _Events:
                          text, None, "record not parsed", parsed=False)
         stats.parsed += size
         stamp, note = _event_time(route, parsed.fields, self.tz, self.tracker)
-        return Event(self.file.source, line, route.format, self.sources(parsed), parsed.fields, text,
-                     stamp, note)
+        return Event(self.file.source, line, route.format, self._sources(parsed.logsources),
+                     parsed.fields, text, stamp, note)
 
     def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None) -> Iterator[Event]:
         """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter: raw``."""
@@ -308,21 +302,14 @@ class _Units:
         start = route.record_start
         self._lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
         self._first_month = re.compile(f"{self._lookahead}{STAMP_MONTH.pattern}")
-        self._last_begins: tuple[str, int, bool] = ("", -1, False)
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
         return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
 
     def begins(self, text: str, pos: int) -> bool:
-        """Whether the line at ``pos`` starts a group of ``continued`` lines (the last answer is
-        kept: the line after one candidate record is often the next one's first)."""
-        known_text, known_pos, known = self._last_begins
-        if pos == known_pos and text is known_text:
-            return known
-        known = record_begins(self._route, text[pos:text.find("\n", pos)])
-        self._last_begins = (text, pos, known)
-        return known
+        """Whether the line at ``pos`` starts a group of ``continued`` lines."""
+        return record_begins(self._route, text[pos:text.find("\n", pos)])
 
     def last_start(self, text: str) -> int:
         """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
@@ -333,13 +320,15 @@ class _Units:
             pos = text.rfind("\n", 0, pos - 1) + 1
         return pos
 
-    def _group(self, text: str, pos: int) -> tuple[int, int]:
-        """The span of the lines of the group holding position ``pos``."""
+    def _group(self, text: str, pos: int, begun: int) -> tuple[int, int]:
+        """The span of the lines of the group holding position ``pos``; ``begun`` is a line
+        start known to begin a group (the end of the last one), which needs no look."""
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos) + 1
         if self._grouped:
-            while start > 0 and not self.begins(text, start):
-                start = text.rfind("\n", 0, start - 1) + 1
+            if start != begun:
+                while start > 0 and not self.begins(text, start):
+                    start = text.rfind("\n", 0, start - 1) + 1
             while end < len(text) and not self.begins(text, end):
                 end = text.find("\n", end) + 1
         return start, end
@@ -367,28 +356,30 @@ class _Units:
             yield from self._events.of_records(_records(self._route, numbered), self.wanted)
             return
         data = lowered.encode("utf-8", "surrogatepass")
-        events = self._events
+        events, next_at = self._events, self._finder.next_at
         narrow = len(data) == len(text)
         byte, char = 0, 0  # the same offset in data and in text
         done, line = 0, first  # text before ``done`` is handled; ``line`` is the number at ``done``
-        while (found := self._finder.next_at(data, byte)) >= 0:
+        while (found := next_at(data, byte)) >= 0:
             pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
-            start, end = self._group(text, pos)
-            self._see_months(text, done, start)
-            line += text.count("\n", done, start)
+            start, end = self._group(text, pos, done)
+            if start > done:
+                self._see_months(text, done, start)
+                line += text.count("\n", done, start)
             record = text[start:end - 1]
-            if "\n" in record or not record.strip():  # several lines (or a blank one)
+            if "\n" in record or not record or record.isspace():  # several lines (or a blank one)
                 numbered = enumerate(text[start:end].split("\n")[:-1], line)
                 records = list(_records(self._route, numbered))
                 holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
                 sure = len(records) == 1 and holder.strip()  # the one record holds the literal
                 yield from events.of_records(records, None if sure else self.wanted)
+                line += text.count("\n", start, end)
             else:  # the line holding the literal is a record of its own
                 events.see_year(record)
                 event = events.event(line, record, None, None)
                 if event is not None:  # always, without ``wanted``
                     yield event
-            line += text.count("\n", start, end)
+                line += 1
             byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
             char = done = end
         self._see_months(text, done, len(text))
@@ -493,6 +484,15 @@ def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
         return nulls.isdisjoint(fields.values())
     except TypeError:
         return False
+
+
+def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Add the fields of ``extra`` that ``fields`` lacks (in ``extra``'s order)."""
+    if fields.keys().isdisjoint(extra):  # the usual case: one update
+        fields.update(extra)
+        return
+    for key, value in extra.items():
+        fields.setdefault(key, value)
 
 
 def _split_pri(fields: dict[str, Any]) -> None:
