@@ -126,8 +126,11 @@ def derive(event: Event) -> tuple[Event, ...]:
     """The ``process_creation`` events ``event`` implies (none for most events)."""
     if event.derived or not event.parsed:
         return ()
+    derivers = _derivers_of(event.logsources)
+    if not derivers:  # most events: no list made
+        return ()
     derived: list[Event] = []
-    for deriver in _derivers_of(event.logsources):
+    for deriver in derivers:
         fields = deriver(event)
         if fields:
             fields = with_target(fields)
