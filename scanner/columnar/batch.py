@@ -24,14 +24,15 @@ The verdicts, and so the hits, are those of :meth:`Plan.match` on
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import repeat
 from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
 
 from scanner.columnar import costs
 from scanner.columnar.expressions import RAW, RuleExpr, Unsupported, rule_expr
-from scanner.match.matcher import Plan, RuleFunction, rule_functions
-from scanner.model import AnyHit, Event, Hit, LogSource, RuleInfo, search_text
+from scanner.match.matcher import Plan, RuleFunction, event_text, rule_functions
+from scanner.model import AnyHit, Event, Hit, LogSource, RuleInfo
 from scanner.rules.load import CompiledRules
 
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
@@ -89,27 +90,25 @@ class _Batch:
 
     def hits(self) -> Iterator[AnyHit]:
         plan, events, kept = self._plan, self._events, self._matcher._kept
-        matched: dict[int, list[int]] = defaultdict(list)  # row → rule keys
-        rules: dict[int, tuple[RuleInfo, frozenset[str] | None]] = {}  # key → rule, fields kept
+        order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
+        verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
+        rules: dict[int, tuple[RuleInfo, frozenset[str] | None]] = {}  # by place: rule, fields kept
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
             if len(rows):
-                for row in self._evaluate(key, rows):
-                    matched[row].append(key)
-                info = plan.info(key)
-                rules[key] = (info, kept.get(info.id))
-        order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
-        for row in sorted(matched):
+                place, info = order[key], plan.info(key)
+                verdicts += zip(self._evaluate(key, rows), repeat(place))
+                rules[place] = (info, kept.get(info.id))
+        verdicts.sort()
+        for row, place in verdicts:
             event = events[row]
-            keys = matched[row]
-            for key in sorted(keys, key=order.__getitem__) if len(keys) > 1 else keys:
-                rule, names = rules[key]
-                yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
+            rule, names = rules[place]
+            yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
     def _candidates(self) -> dict[int, pl.Series]:
         """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
-        texts = [search_text(e.raw, e.fields) for e in self._events]
+        texts = list(map(event_text, self._events))
         joined = "\n".join(texts)
         present = plan.candidates(joined) or ()
         if sum(plan.required[key] is not None for key in present) * costs.ROWS_PER_PASS > len(texts):
