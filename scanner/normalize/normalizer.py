@@ -34,7 +34,7 @@ from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
 from scanner.normalize.journal import journal_records
 from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
-from scanner.normalize.timestamps import MONTHS, parse_time
+from scanner.normalize.timestamps import MONTHS, time_reader
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
@@ -177,11 +177,23 @@ class _Events:
         self.base_sources = _base_sources(choice)
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
-        self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
+        time = self.route.time
+        self.yearless = time is not None and time.format in YEARLESS
+        self._read_time = time_reader(time.format if time else "", tz, self.tracker.year_for)
         # The logsources of an event: the file's, then those its parse adds (worked out once
         # per tuple a parse adds, a route's own, long-lived).
         self._sources = ByIdentity(lambda added: _unique((*self.base_sources, *added)),
                                    limit=MAX_PROGRAMS)
+
+    def _time(self, fields: dict[str, Any]) -> tuple[datetime | None, str | None]:
+        """The time of a parsed record, its time field taken out of ``fields``."""
+        time = self.route.time
+        if time is None:
+            return None, f"format {self.route.format} has no time"
+        text = fields.pop(time.field, None)
+        if not text:
+            return None, f"no {time.field} in record"
+        return self._read_time(str(text))
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
@@ -222,7 +234,7 @@ class _Events:
             return Event(self.file.source, line, route.format, self.base_sources, {"message": text},
                          text, None, "record not parsed", parsed=False)
         stats.parsed += size
-        stamp, note = _event_time(route, parsed.fields, self.tz, self.tracker)
+        stamp, note = self._time(parsed.fields)
         return Event(self.file.source, line, route.format, self._sources(parsed.logsources),
                      parsed.fields, text, stamp, note)
 
@@ -466,16 +478,6 @@ def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats:
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:
     return ((r.line, r.text, r.fields) for r in assemble(route.records, lines, route.record_start))
-
-
-def _event_time(route: Route, fields: dict[str, Any], tz: tzinfo,
-                tracker: YearTracker) -> tuple[datetime | None, str | None]:
-    if route.time is None:
-        return None, f"format {route.format} has no time"
-    text = fields.pop(route.time.field, None)
-    if not text:
-        return None, f"no {route.time.field} in record"
-    return parse_time(str(text), route.time.format, tz, tracker.year_for)
 
 
 def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
