@@ -89,6 +89,7 @@ class RouteParser:
             for name in program.grammars:
                 load_grammar(name)
         self._programs: dict[str, _ProgramParse | None] = {}  # by the program name as logged
+        self._decode, self._kinds, self._nulls = route.decode, route.kinds, route.null_values
         self._combined: dict[tuple[str | None, tuple[LogSource, ...]], tuple[LogSource, ...]] = {}
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
@@ -123,7 +124,9 @@ class RouteParser:
     def _route_program(self, kind: str, fields: dict[str, Any]) -> tuple[str, tuple[LogSource, ...]]:
         """Split the PRI, unwrap a repeated message and parse it by its program's grammars
         (into ``fields``); the record's kind and the logsources its program adds."""
-        _split_pri(fields)
+        pri = fields.pop("pri", None)
+        if pri is not None:
+            _split_pri(fields, pri)
         message = fields.get("message", "")
         repeated = _REPEATED.match(message) if message.startswith("message repeated ") else None
         if repeated:
@@ -155,12 +158,12 @@ class RouteParser:
         return found
 
     def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.route.decode:
-            fields = decode(self.route.decode, fields)
-        constants = self.route.kinds.get(kind)
+        if self._decode:
+            fields = decode(self._decode, fields)
+        constants = self._kinds.get(kind)
         if constants:
             fields.update(constants)
-        nulls = self.route.null_values
+        nulls = self._nulls
         if nulls and not _disjoint(nulls, fields):
             for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
                 del fields[key]
@@ -497,9 +500,9 @@ def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
         fields.setdefault(key, value)
 
 
-def _split_pri(fields: dict[str, Any]) -> None:
-    pri = fields.pop("pri", None)
-    if pri is not None and int(pri) < len(FACILITIES) * 8:
+def _split_pri(fields: dict[str, Any], pri: str) -> None:
+    """The facility and severity fields of a ``<PRI>`` number (none when out of range)."""
+    if int(pri) < len(FACILITIES) * 8:
         fields["facility"] = FACILITIES[int(pri) // 8]
         fields["severity"] = SEVERITIES[int(pri) % 8]
 
