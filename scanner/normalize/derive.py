@@ -126,11 +126,8 @@ def derive(event: Event) -> tuple[Event, ...]:
     """The ``process_creation`` events ``event`` implies (none for most events)."""
     if event.derived or not event.parsed:
         return ()
-    derivers = _derivers_of(event.logsources)
-    if not derivers:  # most events: no list made
-        return ()
     derived: list[Event] = []
-    for deriver in derivers:
+    for deriver in _derivers_of(event.logsources):
         fields = deriver(event)
         if fields:
             fields = with_target(fields)
@@ -152,9 +149,9 @@ _derivers_of = ByIdentity(_derivers, limit=1024)
 
 
 def with_derived(events: Iterable[Event]) -> Iterator[Event]:
-    """Each of ``events``, followed by the events :func:`derive` makes of it."""
+    """Each of ``events``, followed by the events :func:`derive` makes of it (asked only of
+    events whose logsources a deriver reads)."""
     for event in events:
         yield event
-        derived = derive(event)
-        if derived:
-            yield from derived
+        if _derivers_of(event.logsources):
+            yield from derive(event)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone, tzinfo
-from itertools import groupby
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from scanner.errors import Problems
@@ -183,6 +182,8 @@ class _Events:
         time = self.route.time
         self.yearless = time is not None and time.format in YEARLESS
         self._read_time = time_reader(time.format if time else "", tz, self.tracker.year_for)
+        self._last_stamp: tuple[str, int, int | None] = ("", 0, None)  # text, tracker's year, month
+        self._last_time: tuple[datetime | None, str | None] = (None, None)
         # The logsources of an event: the file's, then those its parse adds (worked out once
         # per tuple a parse adds, a route's own, long-lived).
         self._sources = ByIdentity(lambda added: _unique((*self.base_sources, *added)),
@@ -196,25 +197,35 @@ class _Events:
         text = fields.pop(time.field, None)
         if not text:
             return None, f"no {time.field} in record"
-        return self._read_time(str(text))
+        return self._read_stamp(str(text))
+
+    def _read_stamp(self, text: str) -> tuple[datetime | None, str | None]:
+        """The time of a stamp's text; a stamp repeating the last one (lines logged in the same
+        second) takes its time again while the year tracker stands where that one left it
+        (reading it again would give the same time and leave the tracker as it is)."""
+        tracker = self.tracker
+        if (text, tracker.year, tracker.month) == self._last_stamp:
+            return self._last_time
+        self._last_time = self._read_time(text)
+        self._last_stamp = (text, tracker.year, tracker.month)
+        return self._last_time
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
         stamp = STAMP_MONTH.match(text) if self.yearless else None
         if stamp is not None:
-            self.see_months((stamp.group("month"),))
+            self.see_month(stamp.group("month"))
 
     def month_name(self) -> str | None:
         """The lower-case name of the month of the last stamp seen, if any."""
         month = self.tracker.month
         return None if month is None else MONTH_NAMES[month - 1]
 
-    def see_months(self, names: Iterable[str]) -> None:
-        """Advance the year by a run of stamp month names, in file order."""
-        for name, _ in groupby(names):
-            month = MONTHS.get(name.lower())
-            if month is not None:
-                self.tracker.year_for(month)
+    def see_month(self, name: str) -> None:
+        """Advance the year by the month name of a stamp (ignored when it names no month)."""
+        month = MONTHS.get(name.lower())
+        if month is not None:
+            self.tracker.year_for(month)
 
     def skip(self, text: str) -> None:
         """Count a record the prefilter skipped."""
@@ -356,11 +367,11 @@ class _Units:
             return
         first = self._first_month.match(text, start, end)
         if first is not None:
-            events.see_months((first.group("month"),))
+            events.see_month(first.group("month"))
         pos = start
         while (stamp := next_other_stamp(events.month_name(), self._lookahead).search(
                 text, pos, end)) is not None:
-            events.see_months((stamp.group("month"),))
+            events.see_month(stamp.group("month"))
             pos = stamp.end()
 
     def events(self, text: str, first: int) -> Iterator[Event]:
