@@ -197,11 +197,11 @@ class _Events:
         text = fields.pop(time.field, None)
         if not text:
             return None, f"no {time.field} in record"
-        return self._read_stamp(str(text))
+        return self._read_yearless(str(text)) if self.yearless else self._read_time(str(text))
 
-    def _read_stamp(self, text: str) -> tuple[datetime | None, str | None]:
-        """The time of a stamp's text; a stamp repeating the last one (lines logged in the same
-        second) takes its time again while the year tracker stands where that one left it
+    def _read_yearless(self, text: str) -> tuple[datetime | None, str | None]:
+        """The time of a year-less stamp's text; one repeating the last one (lines logged in the
+        same second) takes its time again while the year tracker stands where that one left it
         (reading it again would give the same time and leave the tracker as it is)."""
         tracker = self.tracker
         if (text, tracker.year, tracker.month) == self._last_stamp:
