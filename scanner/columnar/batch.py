@@ -3,7 +3,8 @@
 For each batch of events (each followed by its derived events, as the reference
 ``Worker`` sees them), in order:
 
-1. the literal prefilter runs on the column of lower-cased search texts: one RE2
+1. the literal prefilter runs on the column of the events' lower-cased
+   :func:`~scanner.match.matcher.event_text`, the texts the reference searches: one RE2
    pass over the whole batch says which rules have any literal in it at all (the
    others are skipped for the batch); each of those gets its candidate rows from
    one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
