@@ -31,7 +31,9 @@ on a suspected step back, so watching costs little per line.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import datetime, tzinfo
+from operator import methodcaller
 from typing import Iterator, Mapping, Sequence
 
 from scanner.model import Event, LogSource, SourceFile
@@ -46,6 +48,7 @@ BUSY_LINES_PER_HOUR = 10
 BACKWARDS_TOLERANCE = 60.0
 MAX_EVENTS_PER_FILE = 100
 _PRI = re.compile(r"^<\d{1,3}>(1 )?")
+_STAMP = methodcaller("group", 1)  # the stamp of a _LineStamps match
 
 
 class StreamWatch:
@@ -56,8 +59,7 @@ class StreamWatch:
     def __init__(self, file: SourceFile, route: Route, tz: tzinfo, start_year: int | None) -> None:
         self.source = file.source
         self._start = route.record_start
-        self._starts = (re.compile(f"(?m)^(?:{self._start.pattern})", self._start.flags)
-                        if self._start else None)  # the same, at every line start of a chunk
+        self._starts = _LineStamps(self._start) if self._start else None  # in chunks
         self._tz = tz
         self._years = YearTracker(start_year or datetime.fromtimestamp(file.mtime, tz).year)
         self._key = ""  # comparable form of the previous stamp
@@ -81,24 +83,36 @@ class StreamWatch:
 
         One regex scan finds the stamps at line starts; lines without one cost nothing.
         A stamp in the previous one's hour and not before it can fire no check: it only
-        becomes the previous one, and its line number is counted only when needed.
+        becomes the previous one, and its line number is counted only when needed. When
+        the chunk's stamps are in order (the usual case), such a run of stamps is passed
+        over by one bisection rather than looked at one by one.
         """
         if self._starts is None:
             return
+        matches, starts = self._starts.find(text)
+        ordered = starts == sorted(starts) and "\n" not in "".join(starts)
         line, pos = first, 0  # a line start whose number is known
         hour, previous = self._hour(), self._stamp
         quiet, last_quiet = 0, -1  # stamps that needed no check, and the last one's position
-        for match in self._starts.finditer(text):
-            start = match.group(0)
+        index = 0
+        while index < len(matches):
+            if ordered and hour[:1] not in ("", "<") and starts[index].startswith(hour) \
+                    and starts[index] >= previous:  # the stamps up to the next hour are quiet
+                end = bisect_left(starts, _past_prefix(hour), index)
+                quiet, index = quiet + end - index, end
+                last_quiet, previous = matches[end - 1].start(1), starts[end - 1]
+                continue
+            at, start = matches[index].start(1), starts[index]
+            index += 1
             stamp = _PRI.sub("", start) if start[:1] == "<" else start
             if hour and stamp.startswith(hour) and stamp >= previous and "\n" not in stamp:
-                quiet, last_quiet, previous = quiet + 1, match.start(), stamp
+                quiet, last_quiet, previous = quiet + 1, at, stamp
                 continue
             if last_quiet >= 0:
                 line, pos = self._settle(text, line, pos, last_quiet, previous)
                 last_quiet = -1
-            line += text.count("\n", pos, match.start())
-            pos = match.start()
+            line += text.count("\n", pos, at)
+            pos = at
             if "\n" in start:  # the pattern ran past its line: match the line alone
                 alone = self._start.match(text, pos, text.find("\n", pos))  # type: ignore[union-attr]
                 if alone is None:
@@ -181,6 +195,37 @@ class StreamWatch:
             self.last = self._time(self._stamp)
         busy = _busy(self.stamped, self.first, self.last)
         return sorted(self._events + (self._gaps if busy else []), key=lambda e: e.line)
+
+
+class _LineStamps:
+    """Finds the stamps at the line starts of a chunk of whole lines: what
+    ``(?m)^(?:start)`` finds, by searching for a newline before each (which the regex
+    engine skips to without trying the pattern at every character)."""
+
+    def __init__(self, start: re.Pattern[str]) -> None:
+        pattern, flags = start.pattern, start.flags
+        self._head = re.compile(f"(?m)({pattern})", flags)
+        self._after_newline = re.compile(f"(?m)\n({pattern})", flags)
+        self._at_line_starts = re.compile(f"(?m)^({pattern})", flags)
+
+    def find(self, text: str) -> tuple[list[re.Match[str]], list[str]]:
+        """The matches (the stamp is group 1) and the stamps, in order. A stamp holding a
+        newline may hide the next line start from the newline search: then every line start
+        is tried."""
+        matches = list(self._after_newline.finditer(text))
+        head = self._head.match(text)
+        if head is not None:
+            matches.insert(0, head)
+        stamps = list(map(_STAMP, matches))
+        if "\n" in "".join(stamps):
+            matches = list(self._at_line_starts.finditer(text))
+            stamps = list(map(_STAMP, matches))
+        return matches, stamps
+
+
+def _past_prefix(prefix: str) -> str:
+    """The least string after every string that starts with ``prefix`` (not empty)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _comparable(stamp: str) -> str:

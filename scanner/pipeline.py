@@ -45,9 +45,9 @@ from scanner.execute import Executor, open_executor
 from scanner.hitruns import Replay, RunWriter, Runs, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
-from scanner.match.matcher import Matcher, Plan
+from scanner.match.matcher import Matcher, Plan, event_text
 from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
-                           level_rank, search_text)
+                           level_rank)
 from scanner.normalize.commands import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
@@ -194,7 +194,7 @@ def event_hits(plan: Plan, kept: Mapping[str, frozenset[str]],
     correlations keeps just the fields ``kept`` names for it (a :class:`~scanner.model.Reduced`)."""
     candidates, match = plan.candidates, plan.match
     for event in events:
-        found = candidates(search_text(event.raw, event.fields))
+        found = candidates(event_text(event))
         if found:
             for rule in match(event, found):
                 names = kept.get(rule.id)

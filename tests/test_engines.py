@@ -21,8 +21,8 @@ from scanner.columnar import costs
 from scanner.columnar.batch import BatchMatcher
 from scanner.columnar.expressions import rule_exprs
 from scanner.errors import Problems
-from scanner.match.matcher import Matcher
-from scanner.model import Event, LogSource, search_text
+from scanner.match.matcher import Matcher, event_text
+from scanner.model import Event, LogSource
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import CompiledRules, load_rules
 
@@ -203,7 +203,7 @@ def fired(compiled: CompiledRules, events: list[Event]) -> tuple[list[set[str]],
     plan = Matcher(compiled).plan([LogSource.from_dict(SSHD)])
     reference = []
     for event in events:
-        candidates = plan.candidates(search_text(event.raw, event.fields))
+        candidates = plan.candidates(event_text(event))
         reference.append({r.id for r in plan.match(event, candidates)} if candidates else set())
     columnar: list[set[str]] = [set() for _ in events]
     by_row = {(e.source, e.line): i for i, e in enumerate(events)}

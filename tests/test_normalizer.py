@@ -20,6 +20,8 @@ from scanner.normalize.binary import encode_utmp
 from scanner.normalize.normalizer import RouteParser, normalize_file, normalize_lines
 from scanner.normalize.commands import route_row
 from scanner.normalize.routes import Choice, Route, choose_route, load_routes
+from scanner.normalize.timestamps import parse_time
+from scanner.normalize.year import YearTracker
 
 UTC = timezone.utc
 LINUX = LogSource(product="linux")
@@ -217,3 +219,19 @@ def test_binary_records_get_the_route_format_and_logsources(tmp_path: Path) -> N
     assert [(e.format, e.logsources, e.fields["user"]) for e in events] == \
         [("wtmp", (LogSource(product="linux", service="wtmp"),), "alice")] * 2
     assert (stats.lines, stats.parsed) == (2, 2) and len(problems) == 0
+
+
+def test_a_repeated_stamp_keeps_the_year_it_has_read_again() -> None:
+    """Lines of one second share a stamp, whose time is read once while the year stands: each
+    event still gets the time the stamp read in file order gives, across a rollover, a line
+    skipped by the prefilter in another month, and the same stamp text a year later."""
+    failed = " web1 sshd[10]: Failed password for root from 203.0.113.7 port 50022 ssh2"
+    stamps = ["Dec 31 23:59:59", "Dec 31 23:59:59", "Jan  1 00:00:00", "Jan  1 00:00:00",
+              "Feb  2 10:00:00", "Dec 31 23:59:59", "Dec 31 23:59:59"]
+    lines = [stamp + failed for stamp in stamps]
+    lines.insert(6, "Mar  3 00:00:00 web1 cron[2]: nothing a rule reads")  # Dec → Mar: a new year
+    events, stats = run(lines, start_year=2023, wanted=lambda text: "failed" in text.lower())
+    tracker = YearTracker(2023)
+    read = [parse_time(line[:15], "syslog", UTC, tracker.year_for)[0] for line in lines]
+    assert stats.skipped == 1 and [e.timestamp for e in events] == read[:6] + read[7:]
+    assert [e.timestamp.year for e in events] == [2023, 2023, 2024, 2024, 2024, 2024, 2025]

@@ -1,4 +1,5 @@
-"""The fast CLF and ISO readers give exactly what strptime / the trimmed fromisoformat gave.
+"""The fast CLF and ISO readers give exactly what strptime / the trimmed fromisoformat gave, and
+a file's time reader what parse_time gives.
 
 The oracles are the stdlib calls the fast paths replace: ``datetime.strptime`` with the
 CLF pattern, and ``fromisoformat`` of the stripped text with sub-microsecond digits cut.
@@ -15,7 +16,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from scanner.normalize.timestamps import parse_time
+from scanner.normalize.timestamps import parse_time, time_reader
 
 UTC = timezone.utc
 CLF_ODD = [
@@ -91,3 +92,22 @@ def test_fast_readers_equal_the_stdlib_oracle(fmt: str, oracle: Callable[[str], 
         if stamp is not None and want_stamp is not None:
             assert stamp.utcoffset() == want_stamp.utcoffset(), text
             assert stamp.isoformat() == want_stamp.isoformat(), text
+
+
+RFC3164_ODD = ["Feb 11 06:25:01", "feb  1 06:25:01", "Feb 11 06:25:01.123", "Foo 11 06:25:01",
+               "1707632701", "1707632701.5"]
+
+
+@pytest.mark.parametrize("fmt", ["clf", "iso8601", "syslog", "rfc3164", "epoch", "strptime:%Y"])
+def test_a_time_reader_reads_as_parse_time(fmt: str) -> None:
+    """``time_reader`` (one file's reader, ISO stamps first through ``fromisoformat``) gives
+    what ``parse_time`` gives, on every table text and their mutations, in every format."""
+    def year_of(month: int) -> int:
+        return 2024
+
+    read = time_reader(fmt, UTC, year_of)
+    for text in _mutations(CLF_ODD + ISO_ODD + RFC3164_ODD, seed=11):
+        got, want = read(text), parse_time(text, fmt, UTC, year_of)
+        assert got == want, text
+        if got[0] is not None and want[0] is not None:
+            assert got[0].utcoffset() == want[0].utcoffset(), text

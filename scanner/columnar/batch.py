@@ -3,7 +3,8 @@
 For each batch of events (each followed by its derived events, as the reference
 ``Worker`` sees them), in order:
 
-1. the literal prefilter runs on the column of lower-cased search texts: one RE2
+1. the literal prefilter runs on the column of the events' lower-cased
+   :func:`~scanner.match.matcher.event_text`, the texts the reference searches: one RE2
    pass over the whole batch says which rules have any literal in it at all (the
    others are skipped for the batch); each of those gets its candidate rows from
    one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
@@ -24,19 +25,20 @@ The verdicts, and so the hits, are those of :meth:`Plan.match` on
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import repeat
 from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
 
 from scanner.columnar import costs
 from scanner.columnar.expressions import RAW, RuleExpr, Unsupported, rule_expr
-from scanner.match.matcher import Plan, RuleFunction, rule_functions
-from scanner.model import AnyHit, Event, Hit, LogSource, search_text
+from scanner.match.matcher import Plan, RuleFunction, event_text, rule_functions
+from scanner.model import AnyHit, Event, Hit, LogSource, RuleInfo
 from scanner.rules.load import CompiledRules
 
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
+_PLAIN = frozenset({str, type(None)})  # the types of the values a column takes as they are
 NOT_ASCII = "\x80"  # stands for a search text Arrow cannot hold (its row's candidates: reference)
-_ASCII = r"^[\x00-\x7f]*$"
 
 
 class BatchMatcher:
@@ -89,39 +91,45 @@ class _Batch:
 
     def hits(self) -> Iterator[AnyHit]:
         plan, events, kept = self._plan, self._events, self._matcher._kept
-        matched: dict[int, list[int]] = defaultdict(list)  # row → rule keys
+        order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
+        verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
+        rules: dict[int, tuple[RuleInfo, frozenset[str] | None]] = {}  # by place: rule, fields kept
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
             if len(rows):
-                for row in self._evaluate(key, rows):
-                    matched[row].append(key)
-        order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
-        for row in sorted(matched):
+                place, info = order[key], plan.info(key)
+                verdicts += zip(self._evaluate(key, rows), repeat(place))
+                rules[place] = (info, kept.get(info.id))
+        verdicts.sort()
+        for row, place in verdicts:
             event = events[row]
-            for key in sorted(matched[row], key=order.__getitem__):
-                rule = plan.info(key)
-                names = kept.get(rule.id)
-                yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
+            rule, names = rules[place]
+            yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
     def _candidates(self) -> dict[int, pl.Series]:
         """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
-        texts = [search_text(e.raw, e.fields) for e in self._events]
-        present = plan.candidates("\n".join(texts)) or ()
+        texts = list(map(event_text, self._events))
+        joined = "\n".join(texts)
+        present = plan.candidates(joined) or ()
         if sum(plan.required[key] is not None for key in present) * costs.ROWS_PER_PASS > len(texts):
             return _series(self._by_row(texts, range(len(texts))))
         series = _strings(texts, NOT_ASCII)
-        ascii_rows = series.str.contains(_ASCII)
         lowered = series.str.to_lowercase()
-        everyone = ascii_rows.arg_true()
+        ascii_rows = None if joined.isascii() else series.str.len_bytes() == series.str.len_chars()
+        everyone = (pl.int_range(len(texts), dtype=pl.UInt32, eager=True) if ascii_rows is None
+                    else ascii_rows.arg_true())
         found: dict[int, pl.Series] = {}
         for key in present:
             literals = plan.required[key]
-            found[key] = everyone if literals is None else (
-                lowered.str.contains_any(sorted(literals)) & ascii_rows).arg_true()
-        # rows whose lower-casing may differ
-        for key, extra in _series(self._by_row(texts, (~ascii_rows).arg_true())).items():
-            found[key] = pl.concat([found[key], extra]).sort() if key in found else extra
+            if literals is None:
+                found[key] = everyone
+                continue
+            holds = lowered.str.contains_any(sorted(literals))
+            found[key] = (holds if ascii_rows is None else holds & ascii_rows).arg_true()
+        if ascii_rows is not None:  # rows whose lower-casing may differ: those not ASCII
+            for key, extra in _series(self._by_row(texts, (~ascii_rows).arg_true())).items():
+                found[key] = pl.concat([found[key], extra]).sort() if key in found else extra
         return found
 
     def _by_row(self, texts: list[str], rows: Iterable[int]) -> dict[int, list[int]]:
@@ -164,7 +172,9 @@ class _Batch:
             if name == RAW:
                 values: list[Any] = [e.raw for e in self._events]
             else:
-                values = [_text(e.fields.get(name)) for e in self._events]
+                values = [e.fields.get(name) for e in self._events]
+                if not _PLAIN.issuperset(map(type, values)):
+                    values = [_text(v) for v in values]
             column = self._columns[name] = _strings(values, NOT_PLAIN).alias(name)
         return column
 

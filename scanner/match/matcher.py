@@ -7,7 +7,8 @@ Python function, ``compile()``d once with the rules' precompiled constants. A
 runs the RE2 literal prefilter over the lower-cased text (falsy: no rule of the
 plan can match, the caller may skip parsing), ``match(event, candidates)``
 evaluates the candidate rules whose logsource applies to the event
-(``LogSource.applies_to``). ``finder()`` gives the same literals as one
+(``LogSource.applies_to``); :func:`event_text` is the text an event's candidates are
+found in. ``finder()`` gives the same literals as one
 :class:`~scanner.match.prefilter.LiteralFinder` for scanning chunks of many
 records at once. With ``prefilter=False`` every rule of the plan is
 a candidate, which must give identical hits (the soundness tests check this).
@@ -18,11 +19,13 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Callable, Iterable
 
 from scanner.match import runtime
 from scanner.match.prefilter import LiteralFinder, LiteralIndex
-from scanner.model import Event, LogSource, RuleInfo
+from scanner.model import Event, LogSource, RuleInfo, search_text
+from scanner.normalize.routes import load_routes
 from scanner.rules.load import CompiledRule, CompiledRules
 
 GroupFunction = Callable[[dict[str, Any], str, str, Any], list[int]]
@@ -178,3 +181,18 @@ class Plan:
         lraw = event.raw.lower()
         return [self._info[key] for group in groups
                 for key in group.function(event.fields, event.raw, lraw, candidates)]
+
+
+def event_text(event: Event) -> str:
+    """The text :meth:`Plan.candidates` is given for ``event``: its raw text when the route of
+    its format says ``prefilter: raw`` (every value a rule tests is verbatim in it: the
+    normalizer skips records by that text alone), else the raw text and every field value
+    (:func:`~scanner.model.search_text`). Both give the same hits: the raw text makes fewer
+    rules candidates, never one that can match (and costs no joining of the values)."""
+    return event.raw if event.format in _raw_formats() else search_text(event.raw, event.fields)
+
+
+@cache
+def _raw_formats() -> frozenset[str]:
+    """The formats whose route says ``prefilter: raw``."""
+    return frozenset(name for name, route in load_routes().items() if route.prefilter == "raw")

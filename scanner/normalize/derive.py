@@ -149,9 +149,9 @@ _derivers_of = ByIdentity(_derivers, limit=1024)
 
 
 def with_derived(events: Iterable[Event]) -> Iterator[Event]:
-    """Each of ``events``, followed by the events :func:`derive` makes of it."""
+    """Each of ``events``, followed by the events :func:`derive` makes of it (asked only of
+    events whose logsources a deriver reads)."""
     for event in events:
         yield event
-        derived = derive(event)
-        if derived:
-            yield from derived
+        if _derivers_of(event.logsources):
+            yield from derive(event)

@@ -20,10 +20,8 @@ Streams: memory does not grow with the file. Knows nothing of Sigma rules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from itertools import groupby
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from scanner.errors import Problems
 from scanner.match.prefilter import LiteralFinder
@@ -35,7 +33,7 @@ from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
 from scanner.normalize.journal import journal_records
 from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
-from scanner.normalize.timestamps import MONTHS, parse_time
+from scanner.normalize.timestamps import MONTHS, time_reader
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
@@ -55,11 +53,11 @@ MONTH_NAMES = tuple(MONTHS)  # lower-case, January first
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
+_UNSEEN = object()  # a program name not looked up yet
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A record the route understood: its kind, fields and the logsources it adds."""
 
     kind: str
@@ -90,6 +88,7 @@ class RouteParser:
             for name in program.grammars:
                 load_grammar(name)
         self._programs: dict[str, _ProgramParse | None] = {}  # by the program name as logged
+        self._decode, self._kinds, self._nulls = route.decode, route.kinds, route.null_values
         self._combined: dict[tuple[str | None, tuple[LogSource, ...]], tuple[LogSource, ...]] = {}
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
@@ -124,13 +123,18 @@ class RouteParser:
     def _route_program(self, kind: str, fields: dict[str, Any]) -> tuple[str, tuple[LogSource, ...]]:
         """Split the PRI, unwrap a repeated message and parse it by its program's grammars
         (into ``fields``); the record's kind and the logsources its program adds."""
-        _split_pri(fields)
+        pri = fields.pop("pri", None)
+        if pri is not None:
+            _split_pri(fields, pri)
         message = fields.get("message", "")
         repeated = _REPEATED.match(message) if message.startswith("message repeated ") else None
         if repeated:
             message = repeated.group(2)
             fields["repeated"], fields["message"] = repeated.group(1), message
-        program = self._program(fields.get("program", ""))
+        name = fields.get("program", "")
+        program = self._programs.get(name, _UNSEEN)
+        if program is _UNSEEN:
+            program = self._program(name)
         if program is None:
             return kind, ()
         logsources, parsers = program
@@ -138,18 +142,13 @@ class RouteParser:
             result = parse(message)
             if result is not None:
                 kind, extra = result
-                for key, value in extra.items():
-                    fields.setdefault(key, value)
+                _add_new(fields, extra)
                 fields["event"] = kind
                 break
         return kind, logsources
 
     def _program(self, name: str) -> _ProgramParse | None:
-        """The logsources and grammar parsers of program ``name`` (looked up once per name)."""
-        try:
-            return self._programs[name]
-        except KeyError:
-            pass
+        """The logsources and grammar parsers of program ``name`` (remembered per name)."""
         program = self.route.program(name)
         found = None if program is None else (
             program.logsources, tuple(load_grammar(g).parser for g in program.grammars))
@@ -158,12 +157,12 @@ class RouteParser:
         return found
 
     def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.route.decode:
-            fields = decode(self.route.decode, fields)
-        constants = self.route.kinds.get(kind)
+        if self._decode:
+            fields = decode(self._decode, fields)
+        constants = self._kinds.get(kind)
         if constants:
             fields.update(constants)
-        nulls = self.route.null_values
+        nulls = self._nulls
         if nulls and not _disjoint(nulls, fields):
             for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
                 del fields[key]
@@ -180,32 +179,53 @@ class _Events:
         self.base_sources = _base_sources(choice)
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
-        self.yearless = self.route.time is not None and self.route.time.format in YEARLESS
-        # by the tuple a parse adds (a route's own, long-lived)
+        time = self.route.time
+        self.yearless = time is not None and time.format in YEARLESS
+        self._read_time = time_reader(time.format if time else "", tz, self.tracker.year_for)
+        self._last_stamp: tuple[str, int, int | None] = ("", 0, None)  # text, tracker's year, month
+        self._last_time: tuple[datetime | None, str | None] = (None, None)
+        # The logsources of an event: the file's, then those its parse adds (worked out once
+        # per tuple a parse adds, a route's own, long-lived).
         self._sources = ByIdentity(lambda added: _unique((*self.base_sources, *added)),
                                    limit=MAX_PROGRAMS)
 
-    def sources(self, parsed: Parsed) -> tuple[LogSource, ...]:
-        """The logsources of an event: the file's, then those its parse adds (worked out once)."""
-        return self._sources(parsed.logsources)
+    def _time(self, fields: dict[str, Any]) -> tuple[datetime | None, str | None]:
+        """The time of a parsed record, its time field taken out of ``fields``."""
+        time = self.route.time
+        if time is None:
+            return None, f"format {self.route.format} has no time"
+        text = fields.pop(time.field, None)
+        if not text:
+            return None, f"no {time.field} in record"
+        return self._read_yearless(str(text)) if self.yearless else self._read_time(str(text))
+
+    def _read_yearless(self, text: str) -> tuple[datetime | None, str | None]:
+        """The time of a year-less stamp's text; one repeating the last one (lines logged in the
+        same second) takes its time again while the year tracker stands where that one left it
+        (reading it again would give the same time and leave the tracker as it is)."""
+        tracker = self.tracker
+        if (text, tracker.year, tracker.month) == self._last_stamp:
+            return self._last_time
+        self._last_time = self._read_time(text)
+        self._last_stamp = (text, tracker.year, tracker.month)
+        return self._last_time
 
     def see_year(self, text: str) -> None:
         """Advance the year by the month a record starts with, whether it is kept or not."""
         stamp = STAMP_MONTH.match(text) if self.yearless else None
         if stamp is not None:
-            self.see_months((stamp.group("month"),))
+            self.see_month(stamp.group("month"))
 
     def month_name(self) -> str | None:
         """The lower-case name of the month of the last stamp seen, if any."""
         month = self.tracker.month
         return None if month is None else MONTH_NAMES[month - 1]
 
-    def see_months(self, names: Iterable[str]) -> None:
-        """Advance the year by a run of stamp month names, in file order."""
-        for name, _ in groupby(names):
-            month = MONTHS.get(name.lower())
-            if month is not None:
-                self.tracker.year_for(month)
+    def see_month(self, name: str) -> None:
+        """Advance the year by the month name of a stamp (ignored when it names no month)."""
+        month = MONTHS.get(name.lower())
+        if month is not None:
+            self.tracker.year_for(month)
 
     def skip(self, text: str) -> None:
         """Count a record the prefilter skipped."""
@@ -228,9 +248,9 @@ class _Events:
             return Event(self.file.source, line, route.format, self.base_sources, {"message": text},
                          text, None, "record not parsed", parsed=False)
         stats.parsed += size
-        stamp, note = _event_time(route, parsed.fields, self.tz, self.tracker)
-        return Event(self.file.source, line, route.format, self.sources(parsed), parsed.fields, text,
-                     stamp, note)
+        stamp, note = self._time(parsed.fields)
+        return Event(self.file.source, line, route.format, self._sources(parsed.logsources),
+                     parsed.fields, text, stamp, note)
 
     def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None) -> Iterator[Event]:
         """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter: raw``."""
@@ -308,21 +328,14 @@ class _Units:
         start = route.record_start
         self._lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
         self._first_month = re.compile(f"{self._lookahead}{STAMP_MONTH.pattern}")
-        self._last_begins: tuple[str, int, bool] = ("", -1, False)
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
         return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
 
     def begins(self, text: str, pos: int) -> bool:
-        """Whether the line at ``pos`` starts a group of ``continued`` lines (the last answer is
-        kept: the line after one candidate record is often the next one's first)."""
-        known_text, known_pos, known = self._last_begins
-        if pos == known_pos and text is known_text:
-            return known
-        known = record_begins(self._route, text[pos:text.find("\n", pos)])
-        self._last_begins = (text, pos, known)
-        return known
+        """Whether the line at ``pos`` starts a group of ``continued`` lines."""
+        return record_begins(self._route, text[pos:text.find("\n", pos)])
 
     def last_start(self, text: str) -> int:
         """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
@@ -333,13 +346,15 @@ class _Units:
             pos = text.rfind("\n", 0, pos - 1) + 1
         return pos
 
-    def _group(self, text: str, pos: int) -> tuple[int, int]:
-        """The span of the lines of the group holding position ``pos``."""
+    def _group(self, text: str, pos: int, begun: int) -> tuple[int, int]:
+        """The span of the lines of the group holding position ``pos``; ``begun`` is a line
+        start known to begin a group (the end of the last one), which needs no look."""
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos) + 1
         if self._grouped:
-            while start > 0 and not self.begins(text, start):
-                start = text.rfind("\n", 0, start - 1) + 1
+            if start != begun:
+                while start > 0 and not self.begins(text, start):
+                    start = text.rfind("\n", 0, start - 1) + 1
             while end < len(text) and not self.begins(text, end):
                 end = text.find("\n", end) + 1
         return start, end
@@ -352,11 +367,11 @@ class _Units:
             return
         first = self._first_month.match(text, start, end)
         if first is not None:
-            events.see_months((first.group("month"),))
+            events.see_month(first.group("month"))
         pos = start
         while (stamp := next_other_stamp(events.month_name(), self._lookahead).search(
                 text, pos, end)) is not None:
-            events.see_months((stamp.group("month"),))
+            events.see_month(stamp.group("month"))
             pos = stamp.end()
 
     def events(self, text: str, first: int) -> Iterator[Event]:
@@ -367,28 +382,30 @@ class _Units:
             yield from self._events.of_records(_records(self._route, numbered), self.wanted)
             return
         data = lowered.encode("utf-8", "surrogatepass")
-        events = self._events
+        events, next_at = self._events, self._finder.next_at
         narrow = len(data) == len(text)
         byte, char = 0, 0  # the same offset in data and in text
         done, line = 0, first  # text before ``done`` is handled; ``line`` is the number at ``done``
-        while (found := self._finder.next_at(data, byte)) >= 0:
+        while (found := next_at(data, byte)) >= 0:
             pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
-            start, end = self._group(text, pos)
-            self._see_months(text, done, start)
-            line += text.count("\n", done, start)
+            start, end = self._group(text, pos, done)
+            if start > done:
+                self._see_months(text, done, start)
+                line += text.count("\n", done, start)
             record = text[start:end - 1]
-            if "\n" in record or not record.strip():  # several lines (or a blank one)
+            if "\n" in record or not record or record.isspace():  # several lines (or a blank one)
                 numbered = enumerate(text[start:end].split("\n")[:-1], line)
                 records = list(_records(self._route, numbered))
                 holder = text[text.rfind("\n", 0, pos) + 1:text.find("\n", pos)]
                 sure = len(records) == 1 and holder.strip()  # the one record holds the literal
                 yield from events.of_records(records, None if sure else self.wanted)
+                line += text.count("\n", start, end)
             else:  # the line holding the literal is a record of its own
                 events.see_year(record)
                 event = events.event(line, record, None, None)
                 if event is not None:  # always, without ``wanted``
                     yield event
-            line += text.count("\n", start, end)
+                line += 1
             byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
             char = done = end
         self._see_months(text, done, len(text))
@@ -477,16 +494,6 @@ def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordT
     return ((r.line, r.text, r.fields) for r in assemble(route.records, lines, route.record_start))
 
 
-def _event_time(route: Route, fields: dict[str, Any], tz: tzinfo,
-                tracker: YearTracker) -> tuple[datetime | None, str | None]:
-    if route.time is None:
-        return None, f"format {route.format} has no time"
-    text = fields.pop(route.time.field, None)
-    if not text:
-        return None, f"no {route.time.field} in record"
-    return parse_time(str(text), route.time.format, tz, tracker.year_for)
-
-
 def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
     """Whether no field value is one of ``nulls`` (``False`` when unsure: a value is unhashable)."""
     try:
@@ -495,9 +502,18 @@ def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
         return False
 
 
-def _split_pri(fields: dict[str, Any]) -> None:
-    pri = fields.pop("pri", None)
-    if pri is not None and int(pri) < len(FACILITIES) * 8:
+def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Add the fields of ``extra`` that ``fields`` lacks (in ``extra``'s order)."""
+    if fields.keys().isdisjoint(extra):  # the usual case: one update
+        fields.update(extra)
+        return
+    for key, value in extra.items():
+        fields.setdefault(key, value)
+
+
+def _split_pri(fields: dict[str, Any], pri: str) -> None:
+    """The facility and severity fields of a ``<PRI>`` number (none when out of range)."""
+    if int(pri) < len(FACILITIES) * 8:
         fields["facility"] = FACILITIES[int(pri) // 8]
         fields["severity"] = SEVERITIES[int(pri) % 8]
 

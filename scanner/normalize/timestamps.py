@@ -73,6 +73,31 @@ def parse_time(text: str, fmt: str, tz: tzinfo, year_of: YearOf | None = None) -
     return None, f"unknown time format {fmt!r}"
 
 
+def time_reader(fmt: str, tz: tzinfo, year_of: YearOf | None = None) -> Callable[[str], TimeResult]:
+    """:func:`parse_time` with ``fmt``, ``tz`` and ``year_of`` fixed, for the stamps of one file.
+
+    An ISO 8601 stamp (format ``iso8601``, or ``syslog`` starting with a digit) is read by
+    ``fromisoformat`` straight away, as :func:`parse_time` first reads it; any other text, or
+    one ``fromisoformat`` refuses, is left to :func:`parse_time` itself.
+    """
+    def read(text: str) -> TimeResult:
+        return parse_time(text, fmt, tz, year_of)
+
+    if fmt not in ("iso8601", "syslog"):
+        return read
+
+    def read_iso(text: str) -> TimeResult:
+        if fmt == "syslog" and not text[:1].isdigit():
+            return read(text)
+        try:
+            stamp = datetime.fromisoformat(text)
+        except (ValueError, OverflowError, OSError):
+            return read(text)
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)), None
+
+    return read_iso
+
+
 def _rfc3164(text: str, tz: tzinfo, year_of: YearOf | None) -> TimeResult:
     match = _RFC3164.match(text)
     month = MONTHS.get(match.group(1).lower()) if match else None

@@ -77,6 +77,11 @@ class YearTracker:
         self._month: int | None = None
 
     @property
+    def year(self) -> int:
+        """The year of the last stamp seen (the start year before the first)."""
+        return self._year
+
+    @property
     def month(self) -> int | None:
         """The month of the last stamp seen (``None`` before the first)."""
         return self._month
