@@ -211,6 +211,8 @@ class Correlation:
     closing: tuple[tuple[str, Any], ...] = ()
     values: tuple[FieldValues, ...] = ()
 
+    __reduce__ = _by_values  # correlation hits are spilled and read back like any hit
+
 
 SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)
 
