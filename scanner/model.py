@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
@@ -33,10 +33,11 @@ def level_rank(level: str | None) -> int:
 
 
 def _by_values(self: Any) -> tuple[type, tuple[Any, ...]]:
-    """A dataclass's ``__reduce__``: made again by its constructor from its field values,
-    not by the slots dataclass default (a ``dataclasses.fields()`` call and a setattr per
-    field on loading)."""
-    return type(self), tuple(getattr(self, f.name) for f in dataclass_fields(self))
+    """A slots dataclass's ``__reduce__``: made again by its constructor from its field
+    values (its ``__slots__``, the fields in order), not by the slots dataclass default (a
+    ``dataclasses.fields()`` call each way and a setattr per field on loading)."""
+    cls = type(self)
+    return cls, attrgetter(*cls.__slots__)(self)
 
 
 @dataclass(frozen=True, slots=True)
