@@ -294,32 +294,42 @@ def merge_frames(runs: Sequence[tuple[Iterator[list[Keyed]], int]]) -> Iterator[
     loaded key was that bound load their next frame. A key equal to the bound waits until
     every run has loaded past it, so equal keys of several runs come out in run order, as
     from ``heapq.merge``. Holds one frame per run (a few more while keys repeat)."""
-    loading = [[[], frames, count] for frames, count in runs]  # [pending, frames, left]
-    while loading:
-        for run in loading:  # every run whose pending hits ran out loads its next frame
-            while not run[0] and run[2]:
-                run[0] = next(run[1])
-                run[2] -= 1
-        loading = [run for run in loading if run[0]]
-        open_ = [run[0][-1][0] for run in loading if run[2]]
-        if not open_:
-            taken = [keyed for run in loading for keyed in run[0]]
-            taken.sort(key=_KEY)
-            yield from taken
-            return
-        bound = min(open_)
-        taken = []
-        for run in loading:
-            pending = run[0]
-            if pending[0][0] < bound:
+    reading = [_Reading(frames, count) for frames, count in runs]
+    while reading:
+        for run in reading:  # a run whose pending hits ran out loads its next frame
+            while not run.pending and run.left:
+                run.load()
+        reading = [run for run in reading if run.pending]
+        lasts = [run.pending[-1][0] for run in reading if run.left]
+        bound = min(lasts) if lasts else None  # None: every frame is loaded
+        taken: list[Keyed] = []
+        for run in reading:
+            pending = run.pending
+            if bound is None:
+                taken += pending
+                run.pending = []
+            elif pending[0][0] < bound:
                 cut = bisect.bisect_left(pending, bound, key=_KEY)
                 taken += pending[:cut]
-                run[0] = pending[cut:]
-            if run[2] and pending[-1][0] == bound:
-                run[0] += next(run[1])
-                run[2] -= 1
+                run.pending = pending[cut:]
+            if run.left and pending[-1][0] == bound:
+                run.load()
         taken.sort(key=_KEY)
         yield from taken
+
+
+@dataclass(slots=True)
+class _Reading:
+    """A run being merged: its frames, how many are left, the hits loaded and not yet given."""
+
+    frames: Iterator[list[Keyed]]
+    left: int
+    pending: list[Keyed] = field(default_factory=list)
+
+    def load(self) -> None:
+        """Add the run's next frame to its pending hits."""
+        self.pending += next(self.frames)
+        self.left -= 1
 
 
 def _merge_width() -> int:
