@@ -25,8 +25,8 @@ directories of its user that no process holds and that are older than
 
 from __future__ import annotations
 
+import bisect
 import fcntl
-import heapq
 import multiprocessing
 import os
 import pickle
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from scanner.errors import LogsigmaError, Location
 from scanner.model import AnyHit, Hit, Keyed
@@ -156,9 +156,14 @@ class Run:
     frames: int
 
     def __iter__(self) -> Iterator[Keyed]:
+        for frame in self.framed():
+            yield from frame
+
+    def framed(self) -> Iterator[list[Keyed]]:
+        """The run's frames, in order."""
         with self.path.open("rb") as stream:
             for _ in range(self.frames):
-                yield from pickle.load(stream)
+                yield pickle.load(stream)
 
 
 @dataclass(slots=True)
@@ -180,7 +185,8 @@ class Runs:
         """Every hit with its sort key, in the order of :meth:`__iter__`."""
         if not self.disk:
             return iter(self.memory)
-        return heapq.merge(*self.disk, self.memory, key=_KEY)
+        return merge_frames([*((run.framed(), run.frames) for run in self.disk),
+                             (iter([self.memory]), 1)])
 
 
 class RunWriter:
@@ -278,6 +284,52 @@ def _new_run(directory: Path | None, write: Callable[[BinaryIO], int]) -> Run:
     except OSError as exc:
         raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
                             Location(str(directory))) from None
+
+
+def merge_frames(runs: Sequence[tuple[Iterator[list[Keyed]], int]]) -> Iterator[Keyed]:
+    """``heapq.merge(..., key=sort key)`` of sorted ``runs``, each given as its frames and
+    their count, a frame at a time rather than a hit at a time: the hits of every loaded
+    frame below the smallest last key of the runs still loading are taken, sorted together
+    (stably, so equal keys keep the order of their runs) and given; then the runs whose last
+    loaded key was that bound load their next frame. A key equal to the bound waits until
+    every run has loaded past it, so equal keys of several runs come out in run order, as
+    from ``heapq.merge``. Holds one frame per run (a few more while keys repeat)."""
+    reading = [_Reading(frames, count) for frames, count in runs]
+    while reading:
+        for run in reading:  # a run whose pending hits ran out loads its next frame
+            while not run.pending and run.left:
+                run.load()
+        reading = [run for run in reading if run.pending]
+        lasts = [run.pending[-1][0] for run in reading if run.left]
+        bound = min(lasts) if lasts else None  # None: every frame is loaded
+        taken: list[Keyed] = []
+        for run in reading:
+            pending = run.pending
+            if bound is None:
+                taken += pending
+                run.pending = []
+            elif pending[0][0] < bound:
+                cut = bisect.bisect_left(pending, bound, key=_KEY)
+                taken += pending[:cut]
+                run.pending = pending[cut:]
+            if run.left and pending[-1][0] == bound:
+                run.load()
+        taken.sort(key=_KEY)
+        yield from taken
+
+
+@dataclass(slots=True)
+class _Reading:
+    """A run being merged: its frames, how many are left, the hits loaded and not yet given."""
+
+    frames: Iterator[list[Keyed]]
+    left: int
+    pending: list[Keyed] = field(default_factory=list)
+
+    def load(self) -> None:
+        """Add the run's next frame to its pending hits."""
+        self.pending += next(self.frames)
+        self.left -= 1
 
 
 def _merge_width() -> int:

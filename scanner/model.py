@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 LEVELS: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
@@ -29,6 +30,14 @@ def level_rank(level: str | None) -> int:
         return LEVELS.index((level or "").lower())
     except ValueError:
         return -1
+
+
+def _by_values(self: Any) -> tuple[type, tuple[Any, ...]]:
+    """A slots dataclass's ``__reduce__``: made again by its constructor from its field
+    values (its ``__slots__``, the fields in order), not by the slots dataclass default (a
+    ``dataclasses.fields()`` call each way and a setattr per field on loading)."""
+    cls = type(self)
+    return cls, attrgetter(*cls.__slots__)(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,8 @@ class LogSource:
 
     def __str__(self) -> str:
         return "/".join(v or "*" for v in (self.product, self.category, self.service))
+
+    __reduce__ = _by_values
 
 
 def _lower(value: Any) -> str | None:
@@ -129,6 +140,8 @@ class RuleInfo:
     kind: str = "rule"  # "rule" or the correlation type, e.g. "event_count"
     output: bool = True  # False for base rules of a correlation with generate: false
     references: tuple[str, ...] = ()
+
+    __reduce__ = _by_values  # each frame of a hit run pickles the rules of its hits again
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +212,8 @@ class Correlation:
     closing: tuple[tuple[str, Any], ...] = ()
     values: tuple[FieldValues, ...] = ()
 
+    __reduce__ = _by_values  # correlation hits are spilled and read back like any hit
+
 
 SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)
 
@@ -225,12 +240,13 @@ class Hit:
                    derived=event.derived)
 
     @staticmethod
-    def reduced(rule: RuleInfo, event: Event, names: frozenset[str]) -> Reduced:
-        """The hit of ``rule`` on ``event`` with only the fields ``names``, no raw text and
-        no logsources (all correlation reads of the hit of a rule that only feeds one), in
-        the compact :class:`Reduced` form."""
+    def reduced(rule: RuleInfo, event: Event, names: tuple[str, ...]) -> Reduced:
+        """The hit of ``rule`` on ``event`` with only the fields ``names`` (in that order),
+        no raw text and no logsources (all correlation reads of the hit of a rule that only
+        feeds one), in the compact :class:`Reduced` form."""
+        fields = event.fields
         return Reduced(rule, event.timestamp, event.source, event.line,
-                       {k: v for k, v in event.fields.items() if k in names})
+                       {k: fields[k] for k in names if k in fields})
 
     def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
         # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
@@ -263,6 +279,11 @@ class Reduced(NamedTuple):
     def sort_key(self) -> SortKey:
         """The order of :meth:`Hit.sort_key`."""
         return _sort_key(self.timestamp, self.source, self.line, self.rule.id)
+
+    def __reduce__(self) -> tuple[Callable[..., Reduced], tuple[Any, ...]]:
+        # Made again by tuple.__new__ itself: a named tuple's default goes through the
+        # Python-level __new__ the class defines, for each of the brute force's hits.
+        return tuple.__new__, (Reduced, tuple(self))
 
 
 def _sort_key(ts: datetime | None, source: str, line: int, rule_id: str) -> SortKey:

@@ -133,7 +133,8 @@ class Worker:
         reads = fields_read(compiled.correlations)
         # Hits of rules that only feed correlations keep just what correlation reads:
         # a brute force makes one per line, and they are held until the files are merged.
-        self._kept_fields = {r.id: reads.get(r.id, frozenset()) | reads.get(r.name or "", frozenset())
+        self._kept_fields = {r.id: tuple(sorted(reads.get(r.id, frozenset())
+                                                | reads.get(r.name or "", frozenset())))
                              for r in compiled.rules if not r.output}
 
     def scan(self, unit: WorkUnit) -> UnitResult:
@@ -188,7 +189,7 @@ class Worker:
         return event_hits(plan, self._kept_fields, with_derived(events))
 
 
-def event_hits(plan: Plan, kept: Mapping[str, frozenset[str]],
+def event_hits(plan: Plan, kept: Mapping[str, tuple[str, ...]],
                events: Iterable[Event]) -> Iterator[AnyHit]:
     """The hits of ``events`` under ``plan``, one event at a time: a rule that only feeds
     correlations keeps just the fields ``kept`` names for it (a :class:`~scanner.model.Reduced`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import heapq
 import json
 import os
 import pickle
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
@@ -132,6 +134,28 @@ def test_merges_rewrite_each_hit_a_few_times(spill: Path, monkeypatch: pytest.Mo
     runs = writer.close()
     assert list(runs) == sorted(hits, key=Hit.sort_key) and len(runs.disk) <= hitruns.MAX_RUNS
     assert sum(written) <= count * passes
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_frame_wise_merge_gives_heapq_merge_order(seed: int) -> None:
+    """Runs of few distinct keys (ties within and across runs, some runs apart in time, an
+    empty one) in frames of any size merge as ``heapq.merge`` merges them: equal keys in
+    run order, each run's own in its order."""
+    rng = random.Random(seed)
+    runs: list[list[Keyed]] = []
+    for number in range(rng.randint(1, 7)):
+        low = rng.choice([0, rng.randrange(40)])
+        high = low + rng.choice([2, 10, 60])
+        keys = sorted(rng.randint(low, high) for _ in range(rng.randrange(50)))
+        runs.append([((float(key), "auth.log", 0, ""), rule(f"{number}/{n}"))
+                     for n, key in enumerate(keys)])
+    framed = []
+    for run in runs:
+        size = rng.randint(1, 8)
+        frames = [run[at:at + size] for at in range(0, len(run), size)]
+        framed.append((iter(frames), len(frames)))
+    expected = list(heapq.merge(*runs, key=itemgetter(0)))
+    assert list(hitruns.merge_frames(framed)) == expected
 
 
 def test_without_a_spill_directory_everything_stays_in_memory(

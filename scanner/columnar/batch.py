@@ -44,7 +44,7 @@ NOT_ASCII = "\x80"  # stands for a search text Arrow cannot hold (its row's cand
 class BatchMatcher:
     """The rules of a rule set in both forms: Polars expressions, and the reference code."""
 
-    def __init__(self, compiled: CompiledRules, kept: Mapping[str, frozenset[str]]) -> None:
+    def __init__(self, compiled: CompiledRules, kept: Mapping[str, tuple[str, ...]]) -> None:
         self._functions = rule_functions(compiled.compiled)
         self._kept = kept
         self._codes = {rule.key: rule.code for rule in compiled.compiled}
