@@ -93,7 +93,7 @@ class _Batch:
         plan, events, kept = self._plan, self._events, self._matcher._kept
         order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
         verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
-        rules: dict[int, tuple[RuleInfo, frozenset[str] | None]] = {}  # by place: rule, fields kept
+        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, fields kept
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
             if len(rows):
