@@ -1,7 +1,8 @@
 """``logsigma scan``: wire sources → normalize → match → correlate → report.
 
 The main process loads and compiles the rules once, walks the inputs, routes
-each file, plans the years of year-less syslog per rotation chain, and hands one
+each file, plans the years of year-less syslog per rotation chain (the reads a plan needs made
+by ``--jobs`` processes in a big tree: :func:`planning_map`), and hands one
 :class:`WorkUnit` per file to ``--jobs`` worker processes. Each worker builds its
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
 objects do not pickle), on this host or on a Dask cluster (``--cluster``: see
@@ -28,7 +29,8 @@ import heapq
 import sys
 import time
 from collections import Counter
-from contextlib import closing
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import partial
@@ -48,7 +50,7 @@ from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
 from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
                            level_rank)
-from scanner.normalize.commands import plan_years
+from scanner.normalize.commands import Mapper, plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
@@ -71,6 +73,7 @@ TOP_RULES = 10
 STRICT_KINDS = ("source", "rule")
 COMPRESSION_GUESS = 8  # how many times its size a compressed log holds, for scheduling only
 SPLIT_BYTES = 4 << 20  # plain files are cut into parts of at least this size (bench figures: issue 6)
+PLAN_POOL_BYTES = 64 << 20  # a tree this big is planned by --jobs processes (reading 1 GB: ~3 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,21 +254,44 @@ def plan_units(scan: Scan, slots: int | None = None) -> list[WorkUnit]:
     choices = {f.source: route_file(f, routes, forced) for f in files}
     scan.chains = rotation_chains(files)
     slots = config.jobs if slots is None else slots
-    parts = {f.source: file_parts(f, choices[f.source], slots) for f in files}
-    cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
-    years = plan_years(scan.chains, choices, config.tz, config.year, cuts)
+    counts = {f.source: part_count(f, choices[f.source], slots) for f in files}
+    split = [f for f in files if counts[f.source] > 1]
+    parts = {f.source: [WHOLE] for f in files}
+    with planning_map(config.jobs, sum(f.size for f in files)) as mapper:
+        parts.update(zip((f.source for f in split), mapper(
+            file_parts, split, [choices[f.source] for f in split], [counts[f.source] for f in split])))
+        cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
+        years = plan_years(scan.chains, choices, config.tz, config.year, cuts, mapper)
     scan.time_notes += years.notes
     return [WorkUnit(file, choices[file.source], years.start_year(file.source, span.first_line), span)
             for file in files for span in parts[file.source]]
 
 
-def file_parts(file: SourceFile, choice: Choice, jobs: int) -> list[ByteRange]:
-    """The byte ranges ``file`` is scanned in: ``2 * jobs`` parts of equal size, fewer when that
-    would make them smaller than :data:`SPLIT_BYTES`, when it is plain and on the chunk path."""
-    route = choice.route
+@contextmanager
+def planning_map(jobs: int, size: int) -> Iterator[Mapper]:
+    """How planning reads files (line counts of parts, month spans of year-less chains): the
+    ``map`` of ``jobs`` local processes when the tree holds at least :data:`PLAN_POOL_BYTES`
+    (the reads of a big tree take seconds before any unit starts), else the builtin ``map``."""
+    if jobs <= 1 or size < PLAN_POOL_BYTES:
+        yield map
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool.map
+
+
+def part_count(file: SourceFile, choice: Choice, jobs: int) -> int:
+    """How many parts ``file`` is cut into: ``2 * jobs``, fewer when that would make them smaller
+    than :data:`SPLIT_BYTES`; one unless it is plain and on the chunk path."""
     count = min(2 * jobs, file.size // SPLIT_BYTES)
-    if jobs <= 1 or file.compression is not None or not chunked(route) or count < 2:
-        return [WHOLE]
+    if jobs <= 1 or file.compression is not None or not chunked(choice.route) or count < 2:
+        return 1
+    return count
+
+
+def file_parts(file: SourceFile, choice: Choice, count: int) -> list[ByteRange]:
+    """The byte ranges ``file`` is scanned in: ``count`` parts of about equal size, cut at record
+    starts (one, whole, when it cannot be read)."""
+    route = choice.route
     try:
         return split_ranges(file, -(-file.size // count), lambda line: record_begins(route, line))
     except OSError:  # scanned whole, whose read reports the trouble

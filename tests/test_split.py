@@ -241,3 +241,27 @@ def test_line_defects_of_parts_merge_into_one_problem_per_kind() -> None:
     assert [str(p) for p in merge_part_problems(parts)] == [
         f"auth.log:7: 5 {label}, first at line 7",
         "auth.log:90: 1 line(s) with NUL bytes, first at line 90"]
+
+
+@pytest.mark.parametrize("tree_name", ["demo", "yearless"])
+def test_planning_in_processes_plans_what_planning_here_does(
+        tree_name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big tree's line counts of parts and month spans are read by --jobs processes
+    (``planning_map``): the same units, parts, start years and notes as read here."""
+    monkeypatch.setattr(pipeline, "SPLIT_BYTES", SPLIT if tree_name == "demo" else BOUNDARY)
+    tree = DEMO if tree_name == "demo" else request.getfixturevalue(tree_name)
+
+    def planned() -> tuple[list[tuple], list[str]]:
+        scan = Scan(scan_config(build_parser().parse_args(["scan", "-q", "--jobs", "2", str(tree)])))
+        units = [(u.file.source, u.span, u.start_year) for u in plan_units(scan)]
+        return units, scan.time_notes
+
+    here = planned()
+    monkeypatch.setattr(pipeline, "PLAN_POOL_BYTES", 0)
+    pooled: list[object] = []
+    real_pool = pipeline.ProcessPoolExecutor
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor",
+                        lambda **kw: pooled.append(kw) or real_pool(**kw))
+    assert planned() == here and pooled, "the planning pool was not used"
+    assert any(len([u for u in here[0] if u[0] == s]) > 1 for s, _, _ in here[0])
+    assert tree_name == "demo" or {year for _, _, year in here[0]} == {2024, 2025}

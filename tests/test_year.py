@@ -15,8 +15,8 @@ from conftest import FIXTURES
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.normalize.timestamps import MONTHS
-from scanner.normalize.year import (MonthSpan, YearTracker, assign_years, is_rollover, scan_months,
-                                    scan_years)
+from scanner.normalize.year import (MonthSpan, YearTracker, assign_years, is_rollover, month_span,
+                                    scan_months)
 from scanner.sources.open import iter_chunks, iter_lines
 
 UTC = timezone.utc
@@ -153,7 +153,7 @@ def test_rotation_chain_with_a_rollover(tmp_path: Path) -> None:
         source_file(tmp_path, "auth.log", ["Feb  1 10:00:00 h sshd[1]: e"],
                     datetime(2024, 2, 1, tzinfo=UTC), 0),
     ]
-    plan = scan_years(chain, UTC)
+    plan = assign_years([(file, month_span(file)) for file in chain], UTC)
     assert plan.start_years == {"auth.log": 2024, "auth.log.1": 2023, "auth.log.2.gz": 2023}
     assert plan.notes and "mtime 2024-02-01 of auth.log" in plan.notes[0] and "1 Dec→Jan" in plan.notes[0]
 
@@ -182,4 +182,4 @@ def test_last_line_after_the_mtime_month_means_the_year_before(tmp_path: Path) -
 
 def test_files_without_yearless_stamps_get_no_plan(tmp_path: Path) -> None:
     live = source_file(tmp_path, "auth.log", ["2024-01-01T00:00:00Z h a: x"], datetime(2024, 1, 5, tzinfo=UTC), 0)
-    assert scan_years([live], UTC).start_years == {}
+    assert assign_years([(live, month_span(live))], UTC).start_years == {}

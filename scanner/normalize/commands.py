@@ -17,7 +17,7 @@ import sys
 from contextlib import nullcontext
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
 
 from tabulate import tabulate
 
@@ -26,7 +26,7 @@ from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize.normalizer import normalize_file
 from scanner.normalize.routes import Choice, Route, load_routes, parse_format_for, route_file
 from scanner.normalize.timestamps import parse_tz
-from scanner.normalize.year import YearPlan, scan_years
+from scanner.normalize.year import YearPlan, assign_years, month_span
 from scanner.report.output import atomic_text
 from scanner.report.safe import csv_cell, escape_control, shorten, terminal_text
 from scanner.sources.walk import rotation_chains, walk
@@ -36,6 +36,7 @@ EVENT_COLUMNS = ("timestamp", "source", "line", "format", "logsource", "fields",
 SOURCE_WIDTH, RAW_WIDTH = 28, 120
 YEARLESS = ("rfc3164", "syslog")
 SAMPLE_WIDTH = 160
+Mapper = Callable[..., Iterable[Any]]  # ``map`` or a process pool's ``map``
 
 
 def events_command(args: argparse.Namespace) -> int:
@@ -67,17 +68,22 @@ def events_command(args: argparse.Namespace) -> int:
 
 
 def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Choice], tz: tzinfo,
-               year: int | None, cuts: Mapping[str, Sequence[int]] | None = None) -> YearPlan:
+               year: int | None, cuts: Mapping[str, Sequence[int]] | None = None,
+               mapper: Mapper = map) -> YearPlan:
     """Start years of every file whose route reads year-less stamps, chain by chain, and of
-    each part of those read in parts (``cuts``: the first lines of their later parts)."""
+    each part of those read in parts (``cuts``: the first lines of their later parts). The
+    files' month spans are read through ``mapper`` (``map``, or a process pool's)."""
+    cuts = cuts or {}
+    chained = [[f for f in chain if _reads_yearless(choices[f.source].route)] for chain in chains]
+    files = [file for chain in chained for file in chain]
+    spans = dict(zip((f.source for f in files),
+                     mapper(month_span, files, [cuts.get(f.source, ()) for f in files])))
     plan = YearPlan()
-    for chain in chains:
-        yearless = [f for f in chain if _reads_yearless(choices[f.source].route)]
-        if yearless:
-            part = scan_years(yearless, tz, year, cuts)
-            plan.start_years.update(part.start_years)
-            plan.part_years.update(part.part_years)
-            plan.notes.extend(part.notes)
+    for chain in filter(None, chained):
+        part = assign_years([(f, spans[f.source]) for f in chain], tz, year)
+        plan.start_years.update(part.start_years)
+        plan.part_years.update(part.part_years)
+        plan.notes.extend(part.notes)
     return plan
 
 

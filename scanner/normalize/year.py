@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 from scanner.errors import Problems
 from scanner.model import SourceFile
@@ -208,14 +208,9 @@ def _end_year(plan: YearPlan, chain: Sequence[tuple[SourceFile, MonthSpan]]) -> 
     return plan.start_years[newest_file.source] + newest_span.rollovers
 
 
-def scan_years(chain: Sequence[SourceFile], tz: tzinfo, year: int | None = None,
-               cuts: Mapping[str, Sequence[int]] | None = None) -> YearPlan:
-    """The year plan of a rotation chain (oldest→newest), reading each member's stamps once;
-    ``cuts`` are the first lines of the later parts of members read in parts, by source.
+def month_span(file: SourceFile, cuts: Sequence[int] = ()) -> MonthSpan:
+    """The month span of ``file``'s stamps, with the rollovers before each cut line.
 
-    Read trouble is not recorded here: normalizing the same files reports it.
+    Read trouble is not recorded here: normalizing the same file reports it.
     """
-    cuts = cuts or {}
-    spans = [(file, scan_months(iter_chunks(file, Problems()), cuts.get(file.source, ())))
-             for file in chain]
-    return assign_years(spans, tz, year)
+    return scan_months(iter_chunks(file, Problems()), cuts)
