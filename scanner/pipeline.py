@@ -257,7 +257,10 @@ def plan_units(scan: Scan, slots: int | None = None) -> list[WorkUnit]:
     counts = {f.source: part_count(f, choices[f.source], slots) for f in files}
     split = [f for f in files if counts[f.source] > 1]
     parts = {f.source: [WHOLE] for f in files}
-    with planning_map(config.jobs, sum(f.size for f in files)) as mapper:
+    # forked processes: not beside a Dask client's threads (--cluster), which a fork could
+    # catch holding a lock
+    with planning_map(config.jobs if config.cluster is None else 1,
+                      sum(f.size for f in files)) as mapper:
         parts.update(zip((f.source for f in split), mapper(
             file_parts, split, [choices[f.source] for f in split], [counts[f.source] for f in split])))
         cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
