@@ -155,10 +155,6 @@ class Run:
     path: Path
     frames: int
 
-    def __iter__(self) -> Iterator[Keyed]:
-        for frame in self.framed():
-            yield from frame
-
     def framed(self) -> Iterator[list[Keyed]]:
         """The run's frames, in order."""
         with self.path.open("rb") as stream:
