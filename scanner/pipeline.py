@@ -39,16 +39,17 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ENGINES, ScanConfig, scan_config
-from scanner.collector import collector_paused, collector_relaxed
+from scanner.collector import collector_relaxed
 from scanner.correlate.engine import fields_read
-from scanner.correlate.partition import CORRELATORS, merge_parts, partitions
+from scanner.correlate.partition import correlate_part, merge_parts, partitions, threaded
+from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problem, Problems
 from scanner.execute import Executor, open_executor
-from scanner.hitruns import Replay, RunWriter, Runs, spill_space
+from scanner.hitruns import Replay, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
-from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo, SourceFile,
+from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
                            level_rank)
 from scanner.normalize.commands import Mapper, plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
@@ -101,7 +102,7 @@ class WorkUnit:
 class UnitResult:
     """What a worker found in one file."""
 
-    hits: Runs  # sorted; spilled to disk when many
+    hits: SplitRuns  # shown and correlation input, sorted; spilled to disk when many
     stats: FileStats
     problems: list[Problem]
     span: Span  # first and last stamp, stamped lines (for checks across rotation members)
@@ -125,6 +126,7 @@ class WorkerOptions:
     since: datetime | None
     until: datetime | None
     engine: str = ENGINES[0]
+    parts: int = 1  # correlation partitions (scanner.correlate.split)
 
 
 class Worker:
@@ -133,6 +135,7 @@ class Worker:
     def __init__(self, compiled: CompiledRules, options: WorkerOptions) -> None:
         self.matcher = Matcher(compiled, prefilter=options.prefilter)
         self.options = options
+        self._routing = HitRouting(compiled.correlations, options.parts)
         reads = fields_read(compiled.correlations)
         # Hits of rules that only feed correlations keep just what correlation reads:
         # a brute force makes one per line, and they are held until the files are merged.
@@ -159,7 +162,7 @@ class Worker:
         events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
                                 start_year=unit.start_year, observer=watch, finder=plan.finder(),
                                 wanted=lambda text: bool(plan.candidates(text)), span=unit.span)
-        hits = RunWriter()
+        hits = SplitWriter(self._routing)
         hits.extend(self._hits(plan, self._in_window(events)))
         if not unit.span.whole:  # the stream checks wait for the file's other parts
             return UnitResult(hits.close(), stats, problems.items, (None, None, 0),
@@ -302,14 +305,14 @@ def file_parts(file: SourceFile, choice: Choice, count: int) -> list[ByteRange]:
 
 
 def merge_results(units: Sequence[WorkUnit], results: Iterable[tuple[int, UnitResult]],
-                  scan: Scan, compiled: CompiledRules, options: WorkerOptions) -> Runs:
+                  scan: Scan, compiled: CompiledRules, options: WorkerOptions) -> SplitRuns:
     """All hits of all files, plus those of the checks across rotation members, sorted.
 
     Results come in any order: hits are taken as they come (equal sort keys only occur
     within one unit), a file's counts, problems and watch once all its parts are in, and
     the files are listed in unit order, so the run is the same whatever finished first.
     """
-    hits = RunWriter()
+    hits = SplitWriter(HitRouting(compiled.correlations, options.parts))
     expected = Counter(unit.file.source for unit in units)
     waiting: dict[str, list[tuple[int, UnitResult]]] = {}
     files: list[tuple[int, FileResult]] = []
@@ -364,32 +367,22 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResul
                       (watch.first, watch.last, watch.stamped))
 
 
-def select_hits(hits: Runs, compiled: CompiledRules, scan: Scan,
+def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
                 executor: Executor) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
-    order, read again from their runs at each iteration, and their counts. Every hit is
-    read once; the shown base hits and the correlation hits once more here. Many hits
-    without chained correlations are correlated in key partitions, one here and the others
-    by the ``executor`` meanwhile (scanner.correlate.partition), with the same result."""
+    order, read again from their runs at each iteration, and their counts. The correlation
+    partitions (scanner.correlate.partition) each read their own hits: partition 0 here,
+    the others by the ``executor`` meanwhile when there are many, else here in turn; the
+    shown base hits and the correlation hits are read once more here."""
     config = scan.config
-    shown, correlated = RunWriter(), RunWriter()
-
-    def feed() -> Iterator[Keyed]:  # the one pass over every hit also keeps the shown ones
-        for keyed in hits.keyed():
-            if keyed[1].rule.output:
-                shown.append_keyed(keyed)
-            yield keyed
-
-    specs = compiled.correlations
-    parts = partitions(specs, len(hits), executor.slots)  # partition 0 runs here, in this pass
-    with executor.helpers(hits, specs, parts) as others, collector_paused():
-        feeding = feed()
-        correlated.extend_keyed(CORRELATORS[config.engine](
-            feeding, specs, scan.problems, (0, parts) if parts > 1 else None))
-        for _ in feeding:  # without correlations, correlate() reads nothing
-            pass
-        found = [correlated.close(), *(future.result() for future in others)]
-    base = shown.close()
+    specs, parts = compiled.correlations, hits.parts
+    helped = threaded(parts)
+    with executor.helpers(parts if helped else (), specs) as others:
+        found = [correlate_part(runs, part, len(parts), specs, config.engine,
+                                scan.problems if part == 0 else None)
+                 for part, runs in enumerate(parts[:1] if helped else parts)]
+        found += [future.result() for future in others]
+    base = hits.shown
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
@@ -466,9 +459,10 @@ def run_scan(config: ScanConfig) -> int:
         _print_problems(scan.problems)
         print("logsigma: error: no rule loaded", file=sys.stderr)
         return EXIT_ERROR
-    options = WorkerOptions(config.prefilter, config.tz, config.since, config.until, config.engine)
     # hits beyond a bound wait on disk, never in the scanned tree
     with spill_space(), open_executor(config.jobs, config.cluster, config.engine) as executor:
+        options = WorkerOptions(config.prefilter, config.tz, config.since, config.until,
+                                config.engine, partitions(compiled.correlations, executor.slots))
         units = plan_units(scan, executor.slots)  # big files in parts for the processes there are
         if not units:
             _print_problems(scan.problems)

@@ -297,8 +297,8 @@ def test_correlation_partitions_run_as_cluster_tasks(
     monkeypatch.setattr(partition, "PARTITION_HITS", 1)
     chosen: list[int] = []
 
-    def spy(specs: list[CorrelationSpec], hits: int, slots: int) -> int:
-        chosen.append(partitions(specs, hits, slots))
+    def spy(specs: list[CorrelationSpec], slots: int) -> int:
+        chosen.append(partitions(specs, slots))
         return chosen[-1]
 
     def no_fallback(*args: object) -> None:

@@ -33,7 +33,7 @@ from scanner.report.jsonl import write_jsonl
 
 from conftest import FIXTURES
 from test_correlate import FAIL, OK, RANDOM_SPECS, SUDO, hit, random_stream, rule, spec
-from test_correlate_partition import SPECS as PARTITION_SPECS, keyed, mixed_stream
+from test_correlate_partition import SPECS as PARTITION_SPECS, keyed, mixed_stream, split
 from test_hitruns import scan_bytes
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,15 +171,18 @@ def test_bundled_ssh_correlations_on_a_brute_force(batch: int,
 def test_key_partitions_give_the_single_pass(parts: int,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(columnar, "BATCH_ROWS", 50)
-    pairs = keyed(mixed_stream(5, 2_000))
-    expected = list(correlate_keyed(iter(pairs), PARTITION_SPECS, Problems()))
+    hits = mixed_stream(5, 2_000)
+    single, reported = Problems(), Problems()
+    expected = list(correlate_keyed(iter(keyed(hits)), PARTITION_SPECS, single))
     runs = []
-    for part in range(parts):
+    for part, share in enumerate(split(hits, PARTITION_SPECS, parts, pieces=2).parts):
         writer = RunWriter()
-        writer.extend_keyed(correlate_columnar(iter(pairs), PARTITION_SPECS, Problems(),
+        writer.extend_keyed(correlate_columnar(share.keyed(), PARTITION_SPECS,
+                                               reported if part == 0 else Problems(),
                                                (part, parts)))
         runs.append(writer.close())
     assert list(merge_parts(runs)) == expected
+    assert [str(p) for p in reported] == [str(p) for p in single]
 
 
 def test_state_stays_bounded_over_a_long_stream(monkeypatch: pytest.MonkeyPatch) -> None:

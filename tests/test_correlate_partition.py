@@ -1,7 +1,9 @@
-"""Key-partitioned correlation gives exactly the single pass's hits, order and problems."""
+"""Key-partitioned correlation gives exactly the single pass's hits, order and problems,
+each partition reading only the hits the workers split off for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import subprocess
 import sys
@@ -13,10 +15,11 @@ import pytest
 from scanner import pipeline
 from scanner.correlate import partition
 from scanner.correlate.engine import correlate_keyed
-from scanner.correlate.partition import merge_parts, partitions
+from scanner.correlate.partition import correlate_part, merge_parts, partitions, threaded
 from scanner.correlate.shard import shard_of
+from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problems
-from scanner.hitruns import RunWriter, Runs
+from scanner.hitruns import Runs
 from scanner.model import CorrelationSpec, Hit, Keyed
 
 from test_correlate import FAIL, OK, RANDOM_SPECS, SUDO, hit, random_stream, rule, spec
@@ -56,25 +59,41 @@ def keyed(hits: list[Hit]) -> list[Keyed]:
     return sorted(((h.sort_key(), h) for h in hits), key=lambda pair: pair[0])
 
 
-def partitioned(pairs: list[Keyed], specs: list[CorrelationSpec],
-                parts: int) -> tuple[list[Runs], Problems]:
-    """Every partition's correlation hits, and partition 0's problems (the reported ones)."""
-    runs, reported = [], Problems()
-    for part in range(parts):
-        writer = RunWriter()
-        writer.extend_keyed(correlate_keyed(iter(pairs), specs,
-                                            reported if part == 0 else Problems(), (part, parts)))
-        runs.append(writer.close())
-    return runs, reported
+def split(hits: list[Hit], specs: list[CorrelationSpec], parts: int,
+          pieces: int = 1) -> SplitRuns:
+    """``hits`` split as a scan splits them: by ``pieces`` workers (each a run of the
+    sorted hits), their results joined as the main process joins them."""
+    ordered = [h for _, h in keyed(hits)]
+    routing = HitRouting(specs, parts)
+    joined = SplitWriter(routing)
+    size = -(-len(ordered) // pieces)
+    for start in range(0, len(ordered), size):
+        writer = SplitWriter(HitRouting(specs, parts))
+        writer.extend(ordered[start:start + size])
+        joined.add(writer.close())
+    return joined.close()
+
+
+def partitioned(hits: list[Hit], specs: list[CorrelationSpec],
+                parts: int) -> tuple[list[Runs], Problems, SplitRuns]:
+    """Every partition's correlation hits over its own share of ``hits``, partition 0's
+    problems (the reported ones), and the split."""
+    shares, reported = split(hits, specs, parts, pieces=3), Problems()
+    runs = [correlate_part(share, part, parts, specs, "reference",
+                           reported if part == 0 else None)
+            for part, share in enumerate(shares.parts)]
+    return runs, reported, shares
 
 
 @pytest.mark.parametrize(("seed", "parts"), [(0, 2), (1, 3), (2, 4), (3, 7)])
 def test_partitions_give_the_single_pass_hits_and_problems(seed: int, parts: int) -> None:
-    pairs = keyed(mixed_stream(seed, 2_000))
+    hits = mixed_stream(seed, 2_000)
+    pairs = keyed(hits)
     single = Problems()
     expected = list(correlate_keyed(iter(pairs), SPECS, single))
-    runs, reported = partitioned(pairs, SPECS, parts)
+    runs, reported, shares = partitioned(hits, SPECS, parts)
     assert list(merge_parts(runs)) == expected
+    assert all(len(share) < len(pairs) for share in shares.parts)  # each read a share
     assert [str(p) for p in reported] == [str(p) for p in single]
     assert sum(1 for r in runs if len(r)) > 1  # the work was really split
     assert {h.rule.name for _, h in expected} >= {"vs", "va", "vm", "vc_pair", "ec_tags", "t_user"}
@@ -88,15 +107,14 @@ def test_equal_sort_keys_come_in_group_order_whatever_the_partition() -> None:
     close at the same instant and line, so only their groups tell their hits apart."""
     seen = spec("event_count", (FAIL, OK), name="seen", op="lt", count=5, timespan=10,
                 aliases={"who": {FAIL.id: "user", OK.id: "src_ip"}}, group_by=("who",))
-    pairs = keyed([hit(r, 0, line=7, user=f"u{n}", src_ip=f"ip{n}")
-                   for n in range(20) for r in (FAIL, OK)])
-    expected = list(correlate_keyed(iter(pairs), [seen], Problems()))
+    hits = [hit(r, 0, line=7, user=f"u{n}", src_ip=f"ip{n}") for n in range(20) for r in (FAIL, OK)]
+    expected = list(correlate_keyed(iter(keyed(hits)), [seen], Problems()))
     keys = [key for key, _ in expected]
     assert len(set(keys)) < len(keys)  # ties on the sort key exist
     assert [repr(h.correlation.group) for _, h in expected] == sorted(
         repr(h.correlation.group) for _, h in expected)  # type: ignore[union-attr]
     for parts in (2, 3, 5):
-        assert list(merge_parts(partitioned(pairs, [seen], parts)[0])) == expected
+        assert list(merge_parts(partitioned(hits, [seen], parts)[0])) == expected
 
 
 CHAIN = [spec("event_count", name="base", count=2, timespan=10),
@@ -104,18 +122,58 @@ CHAIN = [spec("event_count", name="base", count=2, timespan=10),
               timespan=60, group_by=())]
 
 
-@pytest.mark.parametrize(("specs", "hits", "jobs", "expected"), [
-    (RANDOM_SPECS, 10 * partition.PARTITION_HITS, 4, 4),
-    (RANDOM_SPECS, 10 * partition.PARTITION_HITS, 1, 1),  # --jobs 1: the single pass
-    (RANDOM_SPECS, 3 * partition.PARTITION_HITS, 4, 3),  # every partition gets enough hits
-    (RANDOM_SPECS, partition.PARTITION_HITS, 4, 1),  # too few hits to pay
-    (CHAIN, 10 * partition.PARTITION_HITS, 4, 1),  # a chain: the single pass
-    ([spec("event_lottery")], 10 * partition.PARTITION_HITS, 4, 1),  # nothing to evaluate
-    ([], 10 * partition.PARTITION_HITS, 4, 1),
+@pytest.mark.parametrize(("specs", "slots", "expected"), [
+    (RANDOM_SPECS, 4, 4),
+    (RANDOM_SPECS, 1, 1),  # --jobs 1: the single pass
+    (RANDOM_SPECS, 100, partition.MAX_PARTS),  # a big cluster: bounded
+    (CHAIN, 4, 1),  # a chain: the single pass
+    ([spec("event_lottery")], 4, 1),  # nothing to evaluate
+    ([], 4, 1),
 ])
-def test_partitions_only_when_it_pays_and_no_chain(specs: list[CorrelationSpec], hits: int,
-                                                   jobs: int, expected: int) -> None:
-    assert partitions(specs, hits, jobs) == expected
+def test_partitions_one_a_slot_without_a_chain(specs: list[CorrelationSpec], slots: int,
+                                               expected: int) -> None:
+    assert partitions(specs, slots) == expected
+
+
+@pytest.mark.parametrize(("sizes", "expected"), [
+    ((partition.PARTITION_HITS,) * 3, True),
+    ((3 * partition.PARTITION_HITS, 0, 0), True),  # the total is what counts
+    ((partition.PARTITION_HITS, partition.PARTITION_HITS - 1), False),  # too few hits to pay
+    ((10 * partition.PARTITION_HITS,), False),  # the single pass
+])
+def test_helpers_only_when_each_partition_has_enough_hits(sizes: tuple[int, ...],
+                                                          expected: bool) -> None:
+    assert threaded([Runs(count=size) for size in sizes]) is expected
+
+
+def test_a_hit_goes_to_the_partition_of_each_key_it_has_and_unusable_ones_to_zero() -> None:
+    """A rule two correlations read by different fields: its hit goes to the partition of
+    each key; a hit lacking one of them, or undated, to partition 0 too (which counts it);
+    a hit of a rule no correlation reads goes nowhere; an output rule's hit is shown."""
+    base = dataclasses.replace(FAIL, output=False)  # a base rule of generate: false
+    by_user = spec("event_count", (base,), name="by_user", count=2, timespan=10,
+                   group_by=("user",))
+    by_ip = spec("event_count", (base,), name="by_ip", count=2, timespan=10)
+    parts = 5
+    hits = [hit(base, n, line=n + 1, user=f"user{n}", src_ip=f"ip{n}") for n in range(40)]
+    lacking = hit(base, 50, line=50, src_ip="ip50")
+    undated = dataclasses.replace(hit(base, 51, line=51, user="u", src_ip="ip51"),
+                                  timestamp=None)
+    shown = hit(OK, 52, line=52, user="u", src_ip="ip52")
+    shares = split([*hits, lacking, undated, shown], [by_user, by_ip], parts)
+    where = {part: {h.line for h in runs} for part, runs in enumerate(shares.parts)}
+
+    def holders(line: int) -> set[int]:
+        return {part for part, lines in where.items() if line in lines}
+
+    for h in hits:
+        assert holders(h.line) == {shard_of((h.fields["user"],), parts),
+                                   shard_of((h.fields["src_ip"],), parts)}
+    assert len(set().union(*map(holders, (h.line for h in hits)))) == parts
+    assert holders(50) == {0, shard_of(("ip50",), parts)}
+    assert holders(51) == {0}
+    assert holders(52) == set()
+    assert [h.line for h in shares.shown] == [52]
 
 
 EQUAL_KEYS = [(("192.0.2.1",), ("192.0.2.1",)), ((1,), (1.0,)), ((1,), (True,)),
@@ -140,13 +198,15 @@ def test_partitions_agree_across_processes_with_other_string_hashes() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "json", "table"])
+@pytest.mark.parametrize("helped", [True, False])
 def test_a_partitioned_scan_writes_the_same_bytes_whatever_the_jobs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
-    monkeypatch.setattr(partition, "PARTITION_HITS", 1)
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, helped: bool) -> None:
+    """With helper processes, or partitions correlated in turn here (too few hits)."""
+    monkeypatch.setattr(partition, "PARTITION_HITS", 1 if helped else 10**9)
     chosen: list[int] = []
 
-    def spy(specs: list[CorrelationSpec], hits: int, jobs: int) -> int:
-        chosen.append(partitions(specs, hits, jobs))
+    def spy(specs: list[CorrelationSpec], slots: int) -> int:
+        chosen.append(partitions(specs, slots))
         return chosen[-1]
 
     monkeypatch.setattr(pipeline, "partitions", spy)

@@ -65,7 +65,8 @@ from scanner.correlate.engine import (
 from scanner.correlate.measures import COMPARISONS, ExpressionNode, SigmaRuleReference
 from scanner.correlate.shard import Shard, shard_of
 from scanner.correlate.details import ValueCounter, tallied_texts
-from scanner.correlate.windows import CONTRIBUTOR_CAP, NUMERIC_TYPES, Tracker, correlation_hit
+from scanner.correlate.windows import (CONTRIBUTOR_CAP, NUMERIC_TYPES, Plain, Tracker,
+                                       correlation_hit)
 from scanner.errors import Problems
 from scanner.model import AnyHit, CorrelationSpec, Hit, Keyed, SortKey
 
@@ -82,8 +83,6 @@ _SAFE = 1 << 125  # Int128 products and sums stay below this, or the exact Pytho
 # the tallied fields, read as the hit comes
 Row = tuple[Any, ...]
 Where = tuple[str, int]
-Plain = tuple[str | None, str, str | None, tuple[str, ...]]  # a rule's name, group-by field,
-# measured field (non-numeric) and refs
 _WHERE = attrgetter("source", "line")  # a hit's (source, line)
 Measured = pl.Series | Callable[[int], Fraction]  # a measure per position
 
@@ -94,8 +93,8 @@ def correlate_columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec],
     """:func:`~scanner.correlate.engine.correlate_keyed`, its trackers columnar where
     :func:`columnar_plan` can make them so; the same hits in the same order. When every
     tracker is columnar, hits go to them :data:`CHUNK_HITS` at a time, not through the
-    engine's per-hit loop. Its callers pause the cyclic collector (``select_hits``, and
-    ``partition.correlate_part`` in a key partition's helper process), as for the reference."""
+    engine's per-hit loop. Its caller pauses the cyclic collector
+    (``partition.correlate_part``, for every partition), as for the reference."""
     trackers = columnar_plan(specs, problems)
     if not all(type(t) is ColumnarTracker for t in trackers):
         yield from correlate_keyed(hits, specs, problems, shard, planner=lambda *_: trackers)
@@ -296,7 +295,7 @@ class ColumnarTracker(Tracker):
                     continue
             admitted = self._admit(hit)
             if reader is None:
-                plain[rule.id] = self._plain(rule.id)
+                plain[rule.id] = self.plain_reader(rule)
             if admitted is not None:
                 gid = gids.get(admitted[0])
                 if gid is None:
@@ -308,15 +307,6 @@ class ColumnarTracker(Tracker):
             self._evaluate(clock)
         elif buffer:
             self.due = min(self.due, buffer[0][0] + self.span + self.hold)
-
-    def _plain(self, rule: str) -> Plain | tuple[()]:
-        """How to read the hits of a rule ``_admit`` has read (by id) plainly, or ``()``
-        when they need ``_admit``: a group-by of several fields, or a numeric measure."""
-        reader = self.readers[rule]
-        if len(reader.group) != 1 or len(reader.measured) > 1 or (self.numeric
-                                                                  and reader.measured):
-            return ()
-        return (reader.name, reader.group[0], next(iter(reader.measured), None), reader.refs)
 
     def _number(self, key: tuple[Any, ...]) -> int:
         """Number a new group key; past :data:`GROUPS_KEPT` keys, first forget those of

@@ -2,18 +2,20 @@
 
 The groups of one :class:`~scanner.correlate.windows.Tracker` are independent, so when no
 correlation reads another's hits (no chain: every tracker's ``delay`` is 0), partition
-``p`` of ``P`` can run every tracker over every hit while entering only the hits whose
-group key :func:`~scanner.correlate.shard.shard_of` maps to ``p``. Each partition counts
-the hits it cannot use exactly as a single pass does (the filter comes after those
-checks), so the main process's partition 0 alone reports them and ``plan``'s rejections,
-and partitions ``1..P-1`` (:func:`helpers`, worker processes spilling where the main
-process does, or tasks of a Dask cluster: :mod:`scanner.execute.cluster`) return only their
-correlation hits, as :class:`~scanner.hitruns.Runs`.
+``p`` of ``P`` can run every tracker while entering only the hits whose group key
+:func:`~scanner.correlate.shard.shard_of` maps to ``p``. The scan's workers write each
+partition's hits to runs of their own (:mod:`scanner.correlate.split`: a partition reads
+its share), hits the trackers cannot use to partition 0, which counts them exactly as a
+single pass does and alone reports them and ``plan``'s rejections. With enough hits
+(:data:`PARTITION_HITS` a partition) partitions ``1..P-1`` run meanwhile in
+:func:`helpers` (worker processes spilling where the main process does, or tasks of a Dask
+cluster: :mod:`scanner.execute.cluster`) and return their correlation hits as
+:class:`~scanner.hitruns.Runs`; with fewer, the main process correlates them in turn.
 :func:`merge_parts` joins the partitions' hits in the engine's output order
 (:func:`~scanner.correlate.engine.output_order`), which is total, so the result equals
-the single pass's whatever ``P`` is.
-:func:`partitions` says when this pays: with ``jobs`` above 1, no chain, and at least
-:data:`PARTITION_HITS` hits per partition; otherwise ``1``, the single pass.
+the single pass's whatever ``P`` is. :func:`partitions` says how many there are: one per
+slot (``--jobs``, a cluster's threads; at most :data:`MAX_PARTS`), or ``1``, the single
+pass, with a chain or one slot.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import heapq
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from itertools import chain, islice
 from typing import Callable, Iterable, Iterator, Sequence
 
 from scanner.collector import collector_paused
@@ -32,10 +33,11 @@ from scanner.errors import Problems
 from scanner.hitruns import RunWriter, Runs, init_process, pool_context, spill_directory
 from scanner.model import CorrelationSpec, Hit, Keyed, SortKey
 
-__all__ = ["CORRELATORS", "PARTITION_HITS", "correlate_part", "helpers", "merge_parts",
-           "partitions"]
+__all__ = ["CORRELATORS", "MAX_PARTS", "PARTITION_HITS", "correlate_part", "helpers",
+           "merge_parts", "partitions", "threaded"]
 
-PARTITION_HITS = 50_000  # hits per partition at least, or partitioning does not pay
+PARTITION_HITS = 50_000  # hits per partition at least, or helper processes do not pay
+MAX_PARTS = 16  # partitions at most (a worker holds a batch of hits per partition)
 
 Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Shard | None],
                       Iterator[tuple[SortKey, Hit]]]
@@ -43,30 +45,30 @@ Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Sha
 
 def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems: Problems,
               shard: Shard | None) -> Iterator[tuple[SortKey, Hit]]:
-    """scanner.correlate.columnar's correlation, imported (with Polars) only when used: on
-    fewer than ``costs.MIN_HITS`` hits, the reference trackers' (the same hits, sooner).
-    A key partition (there are :data:`PARTITION_HITS` hits a process at least) is always
-    correlated in Polars, so every partition process takes the same way."""
-    stream = iter(hits)
-    if shard is None:
-        head = list(islice(stream, costs.MIN_HITS))
-        if len(head) < costs.MIN_HITS:
-            return correlate_keyed(head, specs, problems, shard)
-        stream = chain(head, stream)
+    """scanner.correlate.columnar's correlation, imported (with Polars) only when used."""
     from scanner.correlate.columnar import correlate_columnar
-    return correlate_columnar(stream, specs, problems, shard)
+    return correlate_columnar(hits, specs, problems, shard)
 
 
 #: The correlation of each ``--engine``: the same hits in the same order from either.
 CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed, "columnar": _columnar}
 
+
+def correlator(engine: str, hits: int) -> Correlator:
+    """How ``engine`` correlates ``hits`` hits: on fewer than ``costs.MIN_HITS``, the
+    columnar engine takes the reference trackers (the same hits, sooner)."""
+    return CORRELATORS["reference" if hits < costs.MIN_HITS else engine]
+
+
 _specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
 _engine = "reference"  # and the engine that correlates them
 
 
-def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
-    """How many partitions to correlate ``hits`` hits in: 1 means the single pass."""
-    parts = min(jobs, hits // PARTITION_HITS)
+def partitions(specs: Sequence[CorrelationSpec], slots: int) -> int:
+    """How many partitions the correlation of a scan with ``slots`` processes (or cluster
+    threads) runs in: one per slot, at most :data:`MAX_PARTS`; 1, the single pass, with
+    one slot, a chain, or nothing to evaluate."""
+    parts = min(slots, MAX_PARTS)
     if parts < 2:
         return 1
     trackers = plan(specs, Problems())  # rejections are reported by the pass itself
@@ -75,19 +77,26 @@ def partitions(specs: Sequence[CorrelationSpec], hits: int, jobs: int) -> int:
     return parts
 
 
+def threaded(parts: Sequence[Runs]) -> bool:
+    """Whether partitions ``1..`` of these run in helpers while this process correlates
+    partition 0: with at least :data:`PARTITION_HITS` hits a partition."""
+    return len(parts) > 1 and sum(map(len, parts)) >= PARTITION_HITS * len(parts)
+
+
 @contextmanager
-def helpers(hits: Runs, specs: Sequence[CorrelationSpec], parts: int,
+def helpers(parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
             engine: str = "reference") -> Iterator[list[Future[Runs]]]:
-    """Partitions ``1..parts-1`` of the correlation of ``hits`` by ``engine``, running in
-    worker processes during the block (none when ``parts`` is 1), started as
-    :func:`~scanner.hitruns.pool_context` says for ``engine``."""
-    if parts < 2:
+    """Partitions ``1..len(parts)-1`` of the correlation by ``engine``, each of its own
+    hits ``parts[p]``, running in worker processes during the block (none for fewer than
+    two ``parts``), started as :func:`~scanner.hitruns.pool_context` says for ``engine``."""
+    if len(parts) < 2:
         yield []
         return
-    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=pool_context(engine),
+    with ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=pool_context(engine),
                              initializer=init_process,
                              initargs=(spill_directory(), _remember, specs, engine)) as pool:
-        futures = [pool.submit(correlate_part, hits, part, parts) for part in range(1, parts)]
+        futures = [pool.submit(correlate_part, parts[part], part, len(parts))
+                   for part in range(1, len(parts))]
         try:
             yield futures
         finally:
@@ -102,13 +111,17 @@ def _remember(specs: Sequence[CorrelationSpec], engine: str) -> None:
 
 def correlate_part(hits: Runs, part: int, parts: int,
                    specs: Sequence[CorrelationSpec] | None = None,
-                   engine: str | None = None) -> Runs:
-    """The correlation hits of partition ``part`` of ``parts``: of ``specs`` by ``engine``,
-    or in a helper process of those it was started with."""
+                   engine: str | None = None, problems: Problems | None = None) -> Runs:
+    """The correlation hits of partition ``part`` of ``parts`` (the single pass when
+    ``parts`` is 1) over its ``hits``: of ``specs`` by ``engine``, or in a helper process
+    of those it was started with; the problems of the hits it cannot use go to
+    ``problems`` (partition 0's are the ones reported)."""
     found = RunWriter()
-    with collector_paused():  # as the main process's partition 0 (pipeline.select_hits)
-        found.extend_keyed(CORRELATORS[engine or _engine](
-            hits.keyed(), _specs if specs is None else specs, Problems(), (part, parts)))
+    with collector_paused():  # a brute force's hits make no cycles to collect
+        found.extend_keyed(correlator(engine or _engine, len(hits))(
+            hits.keyed(), _specs if specs is None else specs,
+            Problems() if problems is None else problems,
+            (part, parts) if parts > 1 else None))
     return found.close()
 
 

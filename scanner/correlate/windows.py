@@ -67,6 +67,8 @@ from scanner.model import AnyHit, Correlation, CorrelationSpec, FieldValues, Hit
 CONTRIBUTOR_CAP = 50  # a correlation hit lists the first and the last this many contributors
 
 GroupKey = tuple[tuple[str, Any], ...]
+Plain = tuple[str | None, str, str | None, tuple[str, ...]]  # a rule's name, group-by field,
+# measured field (non-numeric) and refs, for hits read plainly (Tracker.plain_reader)
 
 MEASURES: dict[str, Callable[[CorrelationSpec, tuple[str, ...]], Measure]] = {
     "event_count": lambda spec, order: Measure(),
@@ -323,10 +325,7 @@ class Tracker:
     def _admit(self, hit: AnyHit) -> tuple[tuple[Any, ...], Any, tuple[str, ...]] | None:
         """The (group key, measured value, refs) of a timed hit, or ``None`` when the hit
         is counted as unusable or belongs to another partition."""
-        rule = hit.rule
-        reader = self.readers.get(rule.id)
-        if reader is None or reader.name != rule.name:
-            reader = self._reader(rule)
+        reader = self.reader(hit.rule)
         fields = hit.fields
         names = reader.group
         if len(names) == 1:
@@ -432,8 +431,30 @@ class Tracker:
         """An empty contributor list for one window of this correlation."""
         return Contributors(ValueCounter(self.grouped))
 
+    def group_of(self, hit: AnyHit) -> tuple[Any, ...] | None:
+        """The group key of a hit of a referenced rule, or ``None`` when the tracker
+        cannot use it (counted as unusable) or it belongs to another partition."""
+        admitted = self._admit(hit)
+        return None if admitted is None else admitted[0]
+
+    def reader(self, rule: RuleInfo) -> Reader:
+        """Where ``rule``'s hits keep each field, and its refs (resolved once per rule)."""
+        reader = self.readers.get(rule.id)
+        return reader if reader is not None and reader.name == rule.name else self._reader(rule)
+
+    def plain_reader(self, rule: RuleInfo) -> Plain | tuple[()]:
+        """How to read ``rule``'s hits plainly, or ``()`` when they need ``_admit``: a
+        group-by of several fields, or a numeric measure. A hit read plainly whose group
+        value is a string has the group key ``(value,)``, and is usable when it has the
+        measured field (if any)."""
+        reader = self.reader(rule)
+        if len(reader.group) != 1 or len(reader.measured) > 1 or (self.numeric
+                                                                  and reader.measured):
+            return ()
+        return (reader.name, reader.group[0], next(iter(reader.measured), None), reader.refs)
+
     def _reader(self, rule: RuleInfo) -> Reader:
-        """Resolve (once per rule) where ``rule``'s hits keep each field, and its refs."""
+        """Resolve where ``rule``'s hits keep each field, and its refs."""
 
         def native(name: str) -> str:
             mapping = self.spec.aliases.get(name, {})

@@ -38,6 +38,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -275,20 +276,22 @@ class ClusterExecutor:
         return sum(self.client.nthreads().values())
 
     @contextmanager
-    def helpers(self, hits: Runs, specs: Sequence[CorrelationSpec],
-                parts: int) -> Iterator[list[_RemotePart]]:
-        """Correlation partitions ``1..parts-1`` of ``hits`` as tasks during the block; the
-        hits are uploaded meanwhile, :data:`FETCH_BYTES` at a time (:meth:`_upload`)."""
-        if parts < 2:
+    def helpers(self, parts: Sequence[Runs],
+                specs: Sequence[CorrelationSpec]) -> Iterator[list[_RemotePart]]:
+        """Correlation partitions ``1..len(parts)-1``, each of its hits ``parts[p]``, as
+        tasks during the block; the hits are uploaded meanwhile, :data:`FETCH_BYTES` at a
+        time (:meth:`_correlate`)."""
+        if len(parts) < 2:
             yield []
             return
         workers = sorted(self.client.scheduler_info()["workers"])
         held: list[Future] = []
         with concurrent.futures.ThreadPoolExecutor(1) as uploader:
-            tasks = [uploader.submit(self._correlate, workers[part % len(workers)], hits, specs,
-                                     part, parts, held) for part in range(1, parts)]
+            tasks = [uploader.submit(self._correlate, workers[part % len(workers)], parts[part],
+                                     specs, part, len(parts), held)
+                     for part in range(1, len(parts))]
             try:
-                yield [_RemotePart(self, task, hits, specs, part, parts)
+                yield [_RemotePart(self, task, parts[part], specs, part, len(parts))
                        for part, task in enumerate(tasks, 1)]
             finally:
                 for task in tasks:
@@ -364,7 +367,7 @@ class ClusterExecutor:
         except KilledWorker as exc:
             raise LogsigmaError(f"Dask workers died running one unit again and again: {exc}") \
                 from None
-        result.hits = self._fetch(address, result.hits)
+        result.hits = result.hits.each(partial(self._fetch, address))
         return result
 
     def _fetch(self, address: str, runs: Runs) -> Runs:
