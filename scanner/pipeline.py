@@ -51,7 +51,7 @@ from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
 from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
                            level_rank)
-from scanner.normalize.commands import Mapper, plan_years
+from scanner.normalize.year_plan import Mapper, plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
 from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,

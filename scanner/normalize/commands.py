@@ -15,18 +15,17 @@ import csv
 import json
 import sys
 from contextlib import nullcontext
-from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Iterator, TextIO
 
 from tabulate import tabulate
 
 from scanner.errors import Problems
-from scanner.model import Event, FileStats, SourceFile
+from scanner.model import Event, FileStats
 from scanner.normalize.normalizer import normalize_file
-from scanner.normalize.routes import Choice, Route, load_routes, parse_format_for, route_file
+from scanner.normalize.routes import Route, load_routes, parse_format_for, route_file
 from scanner.normalize.timestamps import parse_tz
-from scanner.normalize.year import YearPlan, assign_years, month_span
+from scanner.normalize.year_plan import plan_years
 from scanner.report.output import atomic_text
 from scanner.report.safe import csv_cell, escape_control, shorten, terminal_text
 from scanner.sources.walk import rotation_chains, walk
@@ -34,9 +33,7 @@ from scanner.sources.walk import rotation_chains, walk
 EXIT_OK, EXIT_ERROR = 0, 2
 EVENT_COLUMNS = ("timestamp", "source", "line", "format", "logsource", "fields", "raw")
 SOURCE_WIDTH, RAW_WIDTH = 28, 120
-YEARLESS = ("rfc3164", "syslog")
 SAMPLE_WIDTH = 160
-Mapper = Callable[..., Iterable[Any]]  # ``map`` or a process pool's ``map``
 
 
 def events_command(args: argparse.Namespace) -> int:
@@ -65,26 +62,6 @@ def events_command(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"logsigma: {escape_control(str(problem))}", file=sys.stderr)
     return EXIT_OK if files else EXIT_ERROR
-
-
-def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Choice], tz: tzinfo,
-               year: int | None, cuts: Mapping[str, Sequence[int]] | None = None,
-               mapper: Mapper = map) -> YearPlan:
-    """Start years of every file whose route reads year-less stamps, chain by chain, and of
-    each part of those read in parts (``cuts``: the first lines of their later parts). The
-    files' month spans are read through ``mapper`` (``map``, or a process pool's)."""
-    cuts = cuts or {}
-    chained = [[f for f in chain if _reads_yearless(choices[f.source].route)] for chain in chains]
-    files = [file for chain in chained for file in chain]
-    spans = dict(zip((f.source for f in files),
-                     mapper(month_span, files, [cuts.get(f.source, ()) for f in files])))
-    plan = YearPlan()
-    for chain in filter(None, chained):
-        part = assign_years([(f, spans[f.source]) for f in chain], tz, year)
-        plan.start_years.update(part.start_years)
-        plan.part_years.update(part.part_years)
-        plan.notes.extend(part.notes)
-    return plan
 
 
 def event_record(event: Event) -> dict[str, Any]:
@@ -157,7 +134,3 @@ def route_row(route: Route) -> tuple[str, str, str, str, str]:
     programs = "; ".join(f"{', '.join(names)} → {gets}" for gets, names in groups.items())
     return (route.format, files or "-", "yes" if route.sniff else "no",
             ", ".join(map(str, route.base_logsources())) or "-", programs or "-")
-
-
-def _reads_yearless(route: Route) -> bool:
-    return route.time is not None and route.time.format in YEARLESS

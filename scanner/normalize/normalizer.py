@@ -33,7 +33,7 @@ from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
 from scanner.normalize.journal import journal_records
 from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
-from scanner.normalize.timestamps import MONTHS, time_reader
+from scanner.normalize.timestamps import MONTHS, YEARLESS, time_reader
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
@@ -48,7 +48,6 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
               "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
               *(f"local{i}" for i in range(8)))
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-YEARLESS = ("rfc3164", "syslog")  # time formats whose stamps need the file's year
 MONTH_NAMES = tuple(MONTHS)  # lower-case, January first
 CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)

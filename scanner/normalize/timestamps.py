@@ -31,6 +31,7 @@ _CLF = re.compile(r"([0-9]{2})/([A-Za-z]{3})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([
 _CLF_STRPTIME = "%d/%b/%Y:%H:%M:%S %z"
 _OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
 FORMATS = ("rfc3164", "iso8601", "syslog", "clf", "epoch")
+YEARLESS = ("rfc3164", "syslog")  # the formats whose stamps need the file's year
 
 
 def parse_tz(text: str | None) -> tzinfo:
