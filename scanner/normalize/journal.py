@@ -22,14 +22,15 @@ the stream checks see what they see in auth.log. Knows nothing of rules.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Collection, Iterator, NamedTuple
 
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1)  # UTC
 
 
 class JournalRecord(NamedTuple):
@@ -104,8 +105,8 @@ def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
     realtime = entry.realtime
     # the syslog header's native names (those with a value), in this order; the syslog header
     # grammar's separator eats the padding sudo puts before its user name
-    if message and message.lstrip(" "):
-        fields["message"] = message.lstrip(" ")
+    if message and (stripped := message.lstrip(" ")):
+        fields["message"] = stripped
     if program:
         fields["program"] = program
     if pid:
@@ -119,11 +120,19 @@ def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
     fields["__SEQNUM"] = str(entry.seqnum)
     fields["__MONOTONIC_TIMESTAMP"] = str(entry.monotonic)
     fields.setdefault("_BOOT_ID", entry.boot_id)
-    stamp = (EPOCH + timedelta(microseconds=realtime)).isoformat(timespec="microseconds")
+    stamp = f"{_second(realtime // 1_000_000)}.{realtime % 1_000_000:06d}+00:00"
     tag = f"{program}[{pid}]" if program and pid else program or "-"
     return f"{stamp} {host or '-'} {tag}: {message or ''}", fields
 
 
+@lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    """The RFC 3339 UTC stamp of a second since the epoch, without its zone (entries come a
+    few per second)."""
+    return (EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+@lru_cache(maxsize=256)
 def _pri(facility: str | None, priority: str | None) -> str | None:
     """``facility * 8 + priority`` as syslog's PRI (a missing facility is ``user``)."""
     facility = facility or "1"

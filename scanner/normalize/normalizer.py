@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from scanner.errors import Problems
@@ -134,11 +135,7 @@ class RouteParser:
         """
         found = search_text(text, fields)
         pri = fields.get("pri") if self.route.programs else None
-        if pri is None:
-            return found
-        names: dict[str, Any] = {}
-        _split_pri(names, pri)
-        return "\0".join([found, *names.values()])
+        return found if pri is None else found + _pri_names(pri)
 
     def _with_facility(self, facility: str | None, logsources: tuple[LogSource, ...]
                        ) -> tuple[LogSource, ...]:
@@ -284,16 +281,17 @@ class _Events:
                      parsed.fields, text, stamp, note)
 
     def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None,
-                   early: bool = False) -> Iterator[Event]:
+                   early: LiteralFinder | None = None) -> Iterator[Event]:
         """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter:
-        raw``, and (``early``) a record that comes with fields by its :meth:`RouteParser.early_text`."""
+        raw``, and ``early`` (its literals) a record that comes with fields by its
+        :meth:`RouteParser.early_text`."""
         raw = wanted is not None and self.route.prefilter == "raw"
         for line, text, fields in records:
             self.see_year(text)
             if raw and not wanted(text):  # type: ignore[misc]
                 self.skip(text)
                 continue
-            if early and fields is not None and not wanted(  # type: ignore[misc]
+            if early is not None and fields is not None and not early.finds(
                     self.parser.early_text(text, fields)):
                 self.skip(text)
                 continue
@@ -368,7 +366,7 @@ class _Units:
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
-        return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
+        return self._finder.finds(text)
 
     def begins(self, text: str, pos: int) -> bool:
         """Whether the line at ``pos`` starts a group of ``continued`` lines."""
@@ -526,15 +524,17 @@ def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats:
                                   start_year)
                     for name, target in choice.route.transports.items()}
     events = _Events(file, choice, stats, tz, start_year)
-    made_up = events.parser.made_up() if finder is not None and wanted is not None else None
-    early = made_up is not None and not wanted(made_up)  # type: ignore[misc]
+    early = None
+    if wanted is not None and finder is not None:
+        made_up = events.parser.made_up()
+        early = finder if made_up is not None and not finder.finds(made_up) else None
     for record in journal_records(file, problems, by_transport):
         stats.lines += record.text.count("\n") + 1
         if observer is not None and record.transport is None:
             observer.see(record.line, record.text)
         target = events if record.transport is None else by_transport[record.transport]
         yield from target.of_records(((record.line, record.text, record.fields),), wanted,
-                                     early and target is events)
+                                     early if target is events else None)
 
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:
@@ -556,6 +556,14 @@ def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
         return
     for key, value in extra.items():
         fields.setdefault(key, value)
+
+
+@lru_cache(maxsize=256)
+def _pri_names(pri: str) -> str:
+    """The facility and severity names of a ``<PRI>`` number, each after a NUL."""
+    names: dict[str, Any] = {}
+    _split_pri(names, pri)
+    return "".join(f"\0{name}" for name in names.values())
 
 
 def _split_pri(fields: dict[str, Any], pri: str) -> None:
