@@ -481,9 +481,13 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
     ``records`` kind, else its decoded text.
 
     With a ``finder`` (the literals behind ``wanted``), a :func:`chunked` route is
-    read in chunks (:func:`normalize_chunks`).
+    read in chunks (:func:`normalize_chunks`). ``wanted`` says whether a text holds one of
+    the literals or some rule has none: one that wants the empty text wants every text, and
+    then no record is tested.
     """
     route = choice.route
+    if wanted is not None and wanted(""):
+        wanted = None
     reader = READERS.get(route.records)
     if route.records == JOURNAL_RECORDS:
         yield from _journal_events(file, choice, problems, stats, tz, start_year, wanted, observer,
