@@ -15,7 +15,9 @@ back, an object of the wrong type or an absurd size, undecodable compressed data
 yields every entry readable before the damage and records one ``source`` problem
 naming the file and the first damaged offset. Offsets only move forward and every
 read is bounded, so crafted files cannot loop or exhaust memory. The file is read
-with ``pread`` (no mmap, so resident memory does not grow with the file); decoded
+with ``pread`` (no mmap, so resident memory does not grow with the file), 64 KiB at a
+time ahead, an object that lies before that window (a DATA object written for an
+earlier entry) alone, so the window is not moved back and forth; decoded
 DATA objects up to 4 KiB are cached by offset, 8,192 at most (journald writes a payload
 once and every entry that repeats it points at that one object: the ``_HOSTNAME=``,
 ``_SYSTEMD_UNIT=``, ``SYSLOG_IDENTIFIER=`` … of a file are a few objects). With
