@@ -96,8 +96,11 @@ def search_text(raw: str, fields: Mapping[str, Any]) -> str:
     so a value a rule tests may not appear verbatim in ``raw``; list elements are
     joined with spaces so each appears as written.
     """
-    return "\0".join([raw, *[v if isinstance(v, str) else " ".join(map(str, v)) if isinstance(v, list)
-                             else str(v) for v in fields.values()]])
+    try:  # the usual case: every value is text
+        return "\0".join([raw, *fields.values()])
+    except TypeError:
+        return "\0".join([raw, *[v if isinstance(v, str) else " ".join(map(str, v))
+                                 if isinstance(v, list) else str(v) for v in fields.values()]])
 
 
 @dataclass(slots=True)

@@ -100,11 +100,11 @@ def _json_value(value: bytes) -> Any:
     return text if all(c.isprintable() or c in "\n\t" for c in text) else list(value)
 
 
-def read_all(path: Path) -> tuple[list[JournalEntry], list[str]]:
+def read_all(path: Path, text: bool = False) -> tuple[list[JournalEntry], list[str]]:
     problems = Problems()
     file = SourceFile(path=path, root=path.parent, source=path.name, size=path.stat().st_size,
                       mtime=0.0)
-    entries = list(read_journal(file, problems))
+    entries = list(read_journal(file, problems, text=text))
     return entries, [str(p) for p in problems]
 
 
@@ -122,6 +122,12 @@ def assert_agrees(path: Path, truth: list[dict[str, Any]]) -> None:
     assert ours == without_cursor(truth)
     seqnums = [e.seqnum for e in entries]
     assert seqnums == sorted(seqnums) and len(set(seqnums)) == len(seqnums)
+    # read as text (decoded once per cached DATA object): each value decoded, escapes for bytes
+    # that are not UTF-8
+    texts, _ = read_all(path, text=True)
+    assert [e.fields for e in texts] == [
+        tuple((name, value.decode("utf-8", "backslashreplace")) for name, value in e.fields)
+        for e in entries]
 
 
 needs_tools = pytest.mark.skipif(not have_tools(), reason="systemd-journal-remote or journalctl "

@@ -153,10 +153,11 @@ class Plan:
     def finder(self) -> LiteralFinder | None:
         """The literals of :meth:`candidates` as one finder (a record is a candidate exactly
         when one occurs in its lower-cased text); ``None`` when every record is a candidate
-        (always-evaluated rules) or a literal holds a line break (it could span records)."""
+        (always-evaluated rules) or a literal holds a line break (it could span records) or a
+        NUL (it could span the values of a :func:`~scanner.model.search_text`)."""
         if self._finder is None and not self._always:
             literals: set[str] = set().union(*self._literals)  # type: ignore[arg-type]
-            if not any("\n" in literal for literal in literals):
+            if not any("\n" in literal or "\0" in literal for literal in literals):
                 self._finder = LiteralFinder(literals)
         return self._finder
 

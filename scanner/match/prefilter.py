@@ -120,6 +120,10 @@ class LiteralFinder:
         # The compiled RE2 object below the wrapper: one call per search, byte offsets out.
         self._regex = re2.compile(pattern, options)._regexp if pattern else None
 
+    def finds(self, text: str) -> bool:
+        """Whether one of the literals occurs in ``text`` lower-cased."""
+        return self.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
+
     def next_at(self, lowered: bytes, pos: int) -> int:
         """Byte offset of the first literal at or after ``pos`` in UTF-8 ``lowered``, else -1."""
         if self._regex is None:

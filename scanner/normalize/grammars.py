@@ -53,6 +53,12 @@ class Grammar:
             self.fallback_reason = str(exc)
 
     @property
+    def kinds(self) -> frozenset[str]:
+        """Every kind :meth:`parse` can give (the aliases of ``start``'s alternatives)."""
+        return frozenset(str(rule.alias or rule.origin.name) for rule in self._lark.rules
+                         if rule.origin.name == "start")
+
+    @property
     def fast_path(self) -> bool:
         """Whether :meth:`parse` uses the derived regex rather than Lark."""
         return self._fast is not None

@@ -22,15 +22,15 @@ the stream checks see what they see in auth.log. Knows nothing of rules.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Collection, Iterator, NamedTuple
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Collection, Iterator, NamedTuple
 
 from scanner.errors import Problems
 from scanner.model import SourceFile
 from scanner.sources.journal import JournalEntry, read_journal
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-REMEMBERED, REMEMBERED_SIZE = 8192, 256  # values whose text is kept, and their longest
+EPOCH = datetime(1970, 1, 1)  # UTC
 
 
 class JournalRecord(NamedTuple):
@@ -50,15 +50,14 @@ def journal_records(file: SourceFile, problems: Problems,
     text records (audit: see module doc)."""
     held: list[str] = []  # the lines of one audit event, until an entry of another comes
     held_key, held_line = ("", ""), 0
-    texts = Texts()
-    for number, entry in enumerate(read_journal(file, problems), 1):
+    for number, entry in enumerate(read_journal(file, problems, text=True), 1):
         transport = _value(entry, "_TRANSPORT") if transports else ""
         key = (transport, _value(entry, "_AUDIT_ID")) if transport in transports else None
         if held and key != held_key:
             yield JournalRecord(held_line, "\n".join(held), None, held_key[0])
             held = []
         if key is None:
-            yield JournalRecord(number, *entry_record(entry, texts))
+            yield JournalRecord(number, *entry_record(entry))
             continue
         if not held:
             held_key, held_line = key, number
@@ -80,67 +79,63 @@ def audit_line(entry: JournalEntry) -> str:
 
 
 def _value(entry: JournalEntry, name: str) -> str:
-    """The first value of field ``name`` of ``entry`` as text ("" when absent)."""
-    value = next((v for k, v in entry.fields if k == name), b"")
-    return value.decode("utf-8", "backslashreplace")
+    """The first value of field ``name`` of ``entry`` (read as text; "" when absent)."""
+    for key, value in entry.fields:
+        if key == name:
+            return value  # type: ignore[return-value]
+    return ""
 
 
-def entry_record(entry: JournalEntry, text: Callable[[bytes], str] | None = None
-                 ) -> tuple[str, dict[str, Any]]:
-    """``(raw text, fields)`` of one entry (see module doc); ``text`` turns a value into text
-    (a file's :class:`Texts`, which remembers those seen before)."""
-    text = text or Texts()
-    fields: dict[str, Any] = {name: text(value) for name, value in entry.fields}
+def entry_record(entry: JournalEntry) -> tuple[str, dict[str, Any]]:
+    """``(raw text, fields)`` of one entry read with ``text=True`` (see module doc)."""
+    fields: dict[str, Any] = dict(entry.fields)
+    first = fields  # each field's first value
     if len(fields) < len(entry.fields):  # a field given several times: all its values, a list
-        fields = {}
+        grouped: dict[str, list[str]] = {}
         for name, value in entry.fields:
-            fields.setdefault(name, []).append(text(value))
+            grouped.setdefault(name, []).append(value)  # type: ignore[arg-type]
         fields = {name: values[0] if len(values) == 1 else values
-                  for name, values in fields.items()}
-    message = _one(fields.get("MESSAGE"))
-    program = _one(fields.get("SYSLOG_IDENTIFIER")) or _one(fields.get("_COMM"))
-    pid = _one(fields.get("SYSLOG_PID")) or _one(fields.get("_PID"))
-    host = _one(fields.get("_HOSTNAME"))
-    # the syslog header grammar's separator eats the padding sudo puts before its user name
-    native = {"message": message.lstrip(" ") if message else None, "program": program,
-              "pid": pid, "host": host,
-              "pri": _pri(fields.get("SYSLOG_FACILITY"), fields.get("PRIORITY")),
-              "time": f"{entry.realtime // 1_000_000}.{entry.realtime % 1_000_000:06d}"}
-    fields.update((key, value) for key, value in native.items() if value)
-    fields.update(__REALTIME_TIMESTAMP=str(entry.realtime), __SEQNUM=str(entry.seqnum),
-                  __MONOTONIC_TIMESTAMP=str(entry.monotonic))
+                  for name, values in grouped.items()}
+        first = {name: values[0] for name, values in grouped.items()}
+    get = first.get
+    message, host = get("MESSAGE"), get("_HOSTNAME")
+    program = get("SYSLOG_IDENTIFIER") or get("_COMM")
+    pid = get("SYSLOG_PID") or get("_PID")
+    pri = _pri(get("SYSLOG_FACILITY"), get("PRIORITY"))
+    realtime = entry.realtime
+    # the syslog header's native names (those with a value), in this order; the syslog header
+    # grammar's separator eats the padding sudo puts before its user name
+    if message and (stripped := message.lstrip(" ")):
+        fields["message"] = stripped
+    if program:
+        fields["program"] = program
+    if pid:
+        fields["pid"] = pid
+    if host:
+        fields["host"] = host
+    if pri:
+        fields["pri"] = pri
+    fields["time"] = f"{realtime // 1_000_000}.{realtime % 1_000_000:06d}"
+    fields["__REALTIME_TIMESTAMP"] = str(realtime)
+    fields["__SEQNUM"] = str(entry.seqnum)
+    fields["__MONOTONIC_TIMESTAMP"] = str(entry.monotonic)
     fields.setdefault("_BOOT_ID", entry.boot_id)
-    stamp = (EPOCH + timedelta(microseconds=entry.realtime)).isoformat(timespec="microseconds")
+    stamp = f"{_second(realtime // 1_000_000)}.{realtime % 1_000_000:06d}+00:00"
     tag = f"{program}[{pid}]" if program and pid else program or "-"
     return f"{stamp} {host or '-'} {tag}: {message or ''}", fields
 
 
-class Texts:
-    """Field values as text (invalid UTF-8 as ``\\x`` escapes), short ones remembered
-    (entries of a file repeat most of their values)."""
-
-    def __init__(self) -> None:
-        self._known: dict[bytes, str] = {}
-
-    def __call__(self, value: bytes) -> str:
-        text = self._known.get(value)
-        if text is None:
-            text = value.decode("utf-8", "backslashreplace")
-            if len(value) <= REMEMBERED_SIZE:
-                if len(self._known) >= REMEMBERED:
-                    self._known.clear()
-                self._known[value] = text
-        return text
+@lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    """The RFC 3339 UTC stamp of a second since the epoch, without its zone (entries come a
+    few per second)."""
+    return (EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
-def _one(value: Any) -> str | None:
-    """The first value of a field given once or several times."""
-    return value[0] if isinstance(value, list) else value
-
-
-def _pri(facility: Any, priority: Any) -> str | None:
+@lru_cache(maxsize=256)
+def _pri(facility: str | None, priority: str | None) -> str | None:
     """``facility * 8 + priority`` as syslog's PRI (a missing facility is ``user``)."""
-    facility, priority = _one(facility) or "1", _one(priority)
+    facility = facility or "1"
     if priority is None or not (facility.isdigit() and priority.isdigit()) or int(priority) > 7:
         return None
     return str(int(facility) * 8 + int(priority))

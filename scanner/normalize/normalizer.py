@@ -12,6 +12,9 @@ raw``) or after (``prefilter: fields``) parsing. Given the prefilter's literals
 as a finder, ``line``/``continued`` files with ``prefilter: raw`` are read in large
 chunks and only records holding a literal are cut out and parsed, so the lines
 no rule can match cost no per-line Python work; both paths yield the same events.
+Given the finder, journal entries are skipped before parsing too, by their text and
+values (:meth:`RouteParser.early_text`), skipping exactly the entries the check
+after parsing would.
 A plain file may be normalized a byte range (a part) at a time: line numbers stay
 absolute; :func:`chunked` and :func:`record_begins` say where a route's files may be cut.
 Streams: memory does not grow with the file. Knows nothing of Sigma rules.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from scanner.errors import Problems
@@ -107,6 +111,30 @@ class RouteParser:
         if self.route.facilities:
             logsources = self._with_facility(fields.get("facility"), logsources)
         return Parsed(kind, self._finish(kind, fields), logsources)
+
+    def made_up(self) -> str | None:
+        """The values a parse of a record that comes with fields may add that are no piece of
+        those fields, NUL-joined: the kinds of its programs' grammars (``event``) and the
+        kinds' constants; ``None`` when the route decodes values (a decoded value is new
+        text). The facility and severity names are the others, :meth:`early_text` adds them."""
+        if self._decode:
+            return None
+        kinds = {kind for program in self.route.programs.values() for name in program.grammars
+                 for kind in load_grammar(name).kinds}
+        return "\0".join([*sorted(kinds), *(search_text("", c) for c in self._kinds.values())])
+
+    def early_text(self, text: str, fields: dict[str, Any]) -> str:
+        """The text a prefilter sees of a record that comes with ``fields``, before parsing:
+        :func:`search_text` of them and the facility and severity names of their ``pri``.
+
+        After parsing, :func:`search_text` sees only values of ``fields`` (``pri`` and
+        null values go), pieces of its ``message`` (the program grammar's fields, a repeated
+        message's body and count), those names and :meth:`made_up` values; so a literal
+        (no NUL in it) that occurs in the later text but in no made-up value occurs in this one.
+        """
+        found = search_text(text, fields)
+        pri = fields.get("pri") if self.route.programs else None
+        return found if pri is None else found + _pri_names(pri)
 
     def _with_facility(self, facility: str | None, logsources: tuple[LogSource, ...]
                        ) -> tuple[LogSource, ...]:
@@ -251,12 +279,19 @@ class _Events:
         return Event(self.file.source, line, route.format, self._sources(parsed.logsources),
                      parsed.fields, text, stamp, note)
 
-    def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None) -> Iterator[Event]:
-        """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter: raw``."""
+    def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None,
+                   early: LiteralFinder | None = None) -> Iterator[Event]:
+        """Events of records in file order, ``wanted`` skipping before parsing when ``prefilter:
+        raw``, and ``early`` (its literals) a record that comes with fields by its
+        :meth:`RouteParser.early_text`."""
         raw = wanted is not None and self.route.prefilter == "raw"
         for line, text, fields in records:
             self.see_year(text)
             if raw and not wanted(text):  # type: ignore[misc]
+                self.skip(text)
+                continue
+            if early is not None and fields is not None and not early.finds(
+                    self.parser.early_text(text, fields)):
                 self.skip(text)
                 continue
             event = self.event(line, text, fields, wanted)
@@ -330,7 +365,7 @@ class _Units:
 
     def wanted(self, text: str) -> bool:
         """Whether a literal occurs in ``text`` (the per-record test of the same finder)."""
-        return self._finder.next_at(text.lower().encode("utf-8", "surrogatepass"), 0) >= 0
+        return self._finder.finds(text)
 
     def begins(self, text: str, pos: int) -> bool:
         """Whether the line at ``pos`` starts a group of ``continued`` lines."""
@@ -445,12 +480,17 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
     ``records`` kind, else its decoded text.
 
     With a ``finder`` (the literals behind ``wanted``), a :func:`chunked` route is
-    read in chunks (:func:`normalize_chunks`).
+    read in chunks (:func:`normalize_chunks`). ``wanted`` says whether a text holds one of
+    the literals or some rule has none: one that wants the empty text wants every text, and
+    then no record is tested.
     """
     route = choice.route
+    if wanted is not None and wanted(""):
+        wanted = None
     reader = READERS.get(route.records)
     if route.records == JOURNAL_RECORDS:
-        yield from _journal_events(file, choice, problems, stats, tz, start_year, wanted, observer)
+        yield from _journal_events(file, choice, problems, stats, tz, start_year, wanted, observer,
+                                   finder)
         return
     if finder is not None and chunked(route):
         chunks = iter_chunks(file, problems, span=span)
@@ -472,21 +512,32 @@ def normalize_file(file: SourceFile, choice: Choice, problems: Problems, stats: 
 
 def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats: FileStats,
                     tz: tzinfo, start_year: int | None, wanted: Wanted | None,
-                    observer: Observer | None) -> Iterator[Event]:
+                    observer: Observer | None, finder: LiteralFinder | None) -> Iterator[Event]:
     """Events of a journal file: entries along ``choice``, those of a transport along the
     route it names (audit records along ``audit``), each entry counted as one line and
-    shown to ``observer`` as its raw text."""
+    shown to ``observer`` as its raw text.
+
+    With a ``finder`` (``wanted`` is then "one of its literals occurs", none with a NUL)
+    and no literal in a value a parse makes up, an entry is skipped before it is parsed
+    when its :meth:`RouteParser.early_text` holds no literal: exactly when the check after
+    parsing would skip it.
+    """
     routes = load_routes()
     by_transport = {name: _Events(file, Choice(routes[target], (), choice.reason), stats, tz,
                                   start_year)
                     for name, target in choice.route.transports.items()}
     events = _Events(file, choice, stats, tz, start_year)
+    early = None
+    if wanted is not None and finder is not None:
+        made_up = events.parser.made_up()
+        early = finder if made_up is not None and not finder.finds(made_up) else None
     for record in journal_records(file, problems, by_transport):
         stats.lines += record.text.count("\n") + 1
         if observer is not None and record.transport is None:
             observer.see(record.line, record.text)
         target = events if record.transport is None else by_transport[record.transport]
-        yield from target.of_records(((record.line, record.text, record.fields),), wanted)
+        yield from target.of_records(((record.line, record.text, record.fields),), wanted,
+                                     early if target is events else None)
 
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:
@@ -508,6 +559,14 @@ def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
         return
     for key, value in extra.items():
         fields.setdefault(key, value)
+
+
+@lru_cache(maxsize=256)
+def _pri_names(pri: str) -> str:
+    """The facility and severity names of a ``<PRI>`` number, each after a NUL."""
+    names: dict[str, Any] = {}
+    _split_pri(names, pri)
+    return "".join(f"\0{name}" for name in names.values())
 
 
 def _split_pri(fields: dict[str, Any], pri: str) -> None:

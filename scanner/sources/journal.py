@@ -15,10 +15,15 @@ back, an object of the wrong type or an absurd size, undecodable compressed data
 yields every entry readable before the damage and records one ``source`` problem
 naming the file and the first damaged offset. Offsets only move forward and every
 read is bounded, so crafted files cannot loop or exhaust memory. The file is read
-with ``pread`` (no mmap, so resident memory does not grow with the file); decoded
-DATA objects up to 4 KiB are cached by offset, 8,192 at most (journals repeat them a
-lot). With ``fields=False`` only the entries' heads are read; :func:`read_entries_at`
-reads chosen entries again by offset.
+with ``pread`` (no mmap, so resident memory does not grow with the file), 64 KiB at a
+time ahead, an object that lies before that window (a DATA object written for an
+earlier entry) alone, so the window is not moved back and forth; decoded
+DATA objects up to 4 KiB are cached by offset, 8,192 at most (journald writes a payload
+once and every entry that repeats it points at that one object: the ``_HOSTNAME=``,
+``_SYSTEMD_UNIT=``, ``SYSLOG_IDENTIFIER=`` … of a file are a few objects). With
+``text=True`` values are decoded to text (bytes that are not UTF-8 as ``\\x`` escapes)
+once per cached object. With ``fields=False`` only the entries' heads are read;
+:func:`read_entries_at` reads chosen entries again by offset.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ MAX_FIELD = 64 << 20  # the largest DATA payload (decompressed) read; journald's
 _CACHE = 8192  # decoded DATA objects kept
 _CACHED_SIZE = 4096  # the largest value kept: the cache holds at most 32 MiB
 _WINDOW = 1 << 16  # bytes read at a time
+_BEHIND = 512  # bytes read at a time before the window (the window stays for the objects ahead)
 
 # header: signature, compatible and incompatible flags, state, file/machine/boot/seqnum ids,
 # then header_size … tail_entry_monotonic (15 little-endian u64)
@@ -57,9 +63,13 @@ INCOMPATIBLE_COMPACT = 16
 _KNOWN_INCOMPATIBLE = 31  # XZ 1, LZ4 2, keyed hash 4, ZSTD 8, compact 16
 OBJECT_DATA, OBJECT_ENTRY, OBJECT_ENTRY_ARRAY = 1, 3, 6
 COMPRESSED_XZ, COMPRESSED_LZ4, COMPRESSED_ZSTD = 1, 2, 4
+_COMPRESSED = COMPRESSED_XZ | COMPRESSED_LZ4 | COMPRESSED_ZSTD
 _DATA_PAYLOAD = {False: 64, True: 72}  # by compact: where a DATA object's payload starts
 _ENTRY_ITEMS = 64  # where an ENTRY object's items start
 _ARRAY_ITEMS = 24  # where an ENTRY_ARRAY object's items start
+
+# an entry's fields in item order: (name, value) pairs, values as bytes, or as text (text=True)
+Fields = tuple[tuple[str, bytes], ...] | tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +81,7 @@ class JournalEntry:
     realtime: int  # µs since the Unix epoch, UTC
     monotonic: int  # µs since the boot ``boot_id``
     boot_id: str  # 32 hex digits
-    fields: tuple[tuple[str, bytes], ...]  # empty when read with ``fields=False``
+    fields: Fields  # empty when read with ``fields=False``
     seqnum_id: str = ""  # 32 hex digits: files sharing it share one sequence of seqnums
 
 
@@ -122,13 +132,15 @@ def read_header(data: bytes, size: int) -> Header:
 
 
 class _File:
-    """Bounded random reads of an open journal file, with decoded DATA objects cached."""
+    """Bounded random reads of an open journal file, with decoded DATA objects cached (values
+    as text when ``text``)."""
 
-    def __init__(self, fd: int, size: int, header: Header, heads_only: bool) -> None:
-        self._fd, self.header, self.heads_only = fd, header, heads_only
+    def __init__(self, fd: int, size: int, header: Header, heads_only: bool,
+                 text: bool = False) -> None:
+        self._fd, self.header, self.heads_only, self.text = fd, header, heads_only, text
         self.end = min(size, header.arena_end)
         self._window_at, self._window = 0, b""
-        self._data: dict[int, tuple[str, bytes]] = {}
+        self._data: dict[int, tuple[str, bytes] | tuple[str, str]] = {}
         self._payload = _DATA_PAYLOAD[header.compact]
         self._offsets = "I" if header.compact else "Q"  # array type of one item's offset
         self._stride = 1 if header.compact else 2  # entry items: offset (and hash when regular)
@@ -140,10 +152,12 @@ class _File:
             raise Damage(offset, f"offset {offset:#x}+{size} lies outside the objects "
                                  f"({self.header.header_size:#x}..{self.end:#x})")
         start = offset - self._window_at
-        if start < 0 or start + size > len(self._window):
-            self._window_at, self._window = offset, os.pread(self._fd, max(size, _WINDOW), offset)
-            start = 0
-        return self._window, start
+        if 0 <= start and start + size <= len(self._window):
+            return self._window, start
+        if start < 0:  # written before the window (a DATA object entries share): read alone
+            return os.pread(self._fd, max(size, _BEHIND), offset), 0
+        self._window_at, self._window = offset, os.pread(self._fd, max(size, _WINDOW), offset)
+        return self._window, 0
 
     def object(self, offset: int, kind: int | None, minimum: int) -> tuple[int, int, bytes]:
         """``(type, flags, bytes)`` of the object at ``offset``; raises :class:`Damage` when it
@@ -162,18 +176,19 @@ class _File:
             buffer, start = self.window(offset, size)
         return found, flags, buffer[start:start + size]
 
-    def data(self, offset: int) -> tuple[str, bytes]:
+    def data(self, offset: int) -> tuple[str, bytes] | tuple[str, str]:
         """``(field name, value)`` of the DATA object at ``offset``; raises :class:`Damage`."""
         cached = self._data.get(offset)
         if cached is not None:
             return cached
         start = self._payload
         _, flags, raw = self.object(offset, OBJECT_DATA, start)
-        payload = _decompress(raw[start:], flags, offset)
+        payload = _decompress(raw[start:], flags, offset) if flags & _COMPRESSED else raw[start:]
         name, sep, value = payload.partition(b"=")
         if not sep or not name:
             raise Damage(offset, f"DATA object at {offset:#x} holds no FIELD=value")
-        found = (name.decode("utf-8", "backslashreplace"), value)
+        found = (name.decode("utf-8", "backslashreplace"),
+                 value.decode("utf-8", "backslashreplace") if self.text else value)
         if len(value) <= _CACHED_SIZE:  # big values rarely repeat: the cache stays small
             if len(self._data) >= _CACHE:
                 self._data.clear()
@@ -185,10 +200,14 @@ class _File:
         :class:`Damage`."""
         _, _, raw = self.object(offset, OBJECT_ENTRY, _ENTRY_ITEMS)
         seqnum, realtime, monotonic, boot_id, _ = _ENTRY.unpack_from(raw, _OBJECT.size)
-        fields: tuple[tuple[str, bytes], ...] = ()
+        fields: Fields = ()
         if not self.heads_only:
-            known, data = self._data.get, self.data
-            fields = tuple([known(o) or data(o) for o in self._items(raw)])
+            items = self._items(raw)
+            found = list(map(self._data.get, items))  # most are cached: no Python call each
+            if None in found:
+                data = self.data
+                found = [pair or data(o) for pair, o in zip(found, items)]
+            fields = tuple(found)  # type: ignore[arg-type]
         return JournalEntry(offset, seqnum, realtime, monotonic, boot_id.hex(), fields,
                             self.header.seqnum_id)
 
@@ -255,10 +274,11 @@ def _decompress(payload: bytes, flags: int, offset: int) -> bytes:
     return payload
 
 
-def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
-                 ) -> Iterator[JournalEntry]:
+def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True,
+                 text: bool = False) -> Iterator[JournalEntry]:
     """Every readable entry of the journal ``file``, in file order (see module doc); without
-    ``fields`` only their heads (stamps, ids), reading no DATA object."""
+    ``fields`` only their heads (stamps, ids), reading no DATA object; with ``text`` their
+    values as text."""
     where = Location(file.source)
     try:
         stream = open_raw(file.path)
@@ -278,7 +298,7 @@ def read_journal(file: SourceFile, problems: Problems, *, fields: bool = True
                 return
             header = read_header(head, size)
             state = STATES.get(header.state, "")
-            journal = _File(fd, size, header, heads_only=not fields)
+            journal = _File(fd, size, header, heads_only=not fields, text=text)
             for entry in _entries(journal):
                 read += 1
                 yield entry
