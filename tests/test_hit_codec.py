@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scanner import hitruns
+from scanner.cli import build_parser, main
 from scanner.config import scan_config
-from scanner.cli import build_parser
 from scanner.errors import Problems
 from scanner.hitruns import RunWriter, _Columns, spill_space
 from scanner.model import AnyHit, Hit, Keyed, Reduced
@@ -149,3 +149,27 @@ def test_a_tail_travels_exactly(demo_hits: list[AnyHit], monkeypatch: pytest.Mon
     back = pickle.loads(pickle.dumps(runs))
     assert not back.disk and len(back) == len(keyed) > 16
     assert exactly(back.memory) == exactly(keyed)
+
+
+@pytest.mark.parametrize("engine", ["reference", "columnar"])
+@pytest.mark.parametrize("tree", ["demo", "corpus logs"])
+def test_scans_write_the_bytes_of_plain_pickled_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     request: pytest.FixtureRequest, engine: str,
+                                                     tree: str) -> None:
+    """Whole scans whose hits spill in tiny runs and frames and travel from worker
+    processes: the same JSONL with the column-wise frames as with pickled lists."""
+    root, rules = DEMO, ()
+    if tree == "corpus logs":
+        corpus = request.getfixturevalue("corpus")
+        root, rules = corpus / "logs", ("--rules", str(corpus / "sigmahq"))
+    for name, value in (("BATCH_HITS", 20), ("FRAME_HITS", 4), ("MAX_RUNS", 16)):
+        monkeypatch.setattr(hitruns, name, value)
+    outputs = []
+    for plain in (False, True):
+        if plain:
+            monkeypatch.setattr(hitruns, "_Columns", list)
+        out = tmp_path / f"{plain}.jsonl"
+        main(["scan", str(root), "-q", "--jobs", "2", "--engine", engine, "-f", "jsonl",
+              "-o", str(out), *rules])
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 20
