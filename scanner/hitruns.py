@@ -44,14 +44,15 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import chain, repeat, starmap
 from multiprocessing.context import BaseContext
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.errors import LogsigmaError, Location
-from scanner.model import AnyHit, Hit, Keyed, Reduced
+from scanner.model import AnyHit, Hit, Keyed, Reduced, RuleInfo
 
 BATCH_HITS = 5_000  # hits a writer holds before it spills a run
 FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
@@ -390,7 +391,7 @@ def _encoded(frame: list[Keyed]) -> tuple[Any, ...]:
     keys, hits = zip(*frame)
     floats, sources, lines, ids = zip(*keys)
     others: tuple[tuple[int, AnyHit], ...] = ()
-    if Hit in map(type, hits):
+    if {*map(type, hits)} != {Reduced}:
         others = tuple((at, hit) for at, hit in enumerate(hits) if type(hit) is not Reduced)
         hits = tuple(hit for hit in hits if type(hit) is Reduced)
     rules, stamps, hit_sources, hit_lines, fields = zip(*hits) if hits else ((),) * 5
@@ -406,9 +407,10 @@ def _decoded(*frames: tuple[Any, ...]) -> list[Keyed]:
 
 
 def _decoded_frame(floats: tuple[float, ...], sources: tuple[str, ...], lines: tuple[int, ...],
-                   ids: tuple[str, ...], rules: tuple[Any, ...], stamps: tuple[Any, ...],
-                   hit_sources: tuple[str, ...] | None, hit_lines: tuple[int, ...] | None,
-                   fields: tuple[Any, ...], others: tuple[tuple[int, AnyHit], ...]) -> list[Keyed]:
+                   ids: tuple[str, ...], rules: tuple[RuleInfo, ...],
+                   stamps: tuple[datetime | None, ...], hit_sources: tuple[str, ...] | None,
+                   hit_lines: tuple[int, ...] | None, fields: tuple[Mapping[str, Any], ...],
+                   others: tuple[tuple[int, AnyHit], ...]) -> list[Keyed]:
     """The keyed hits of one chunk's columns (see :func:`_encoded`)."""
     reduced = map(tuple.__new__, repeat(Reduced),
                   zip(rules, stamps, sources if hit_sources is None else hit_sources,
