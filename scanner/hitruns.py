@@ -21,6 +21,11 @@ it when its block ends, on error, Ctrl-C and SIGTERM too (which it turns into
 scan holds a lock on its directory, and the next scan removes the ``logsigma-*``
 directories of its user that no process holds and that are older than
 :data:`ORPHAN_SECONDS`. Nothing here writes anywhere else.
+
+Frames (and the in-memory tail, when ``Runs`` travel to another process) are pickled
+column-wise (:class:`_Columns`): a brute force makes about one compact ``Reduced`` hit a
+line, and pickling each as an object (its ``__reduce__``, a Python call) was most of
+what a hit cost between processes.
 """
 
 from __future__ import annotations
@@ -39,13 +44,15 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain, repeat, starmap
 from multiprocessing.context import BaseContext
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.errors import LogsigmaError, Location
-from scanner.model import AnyHit, Hit, Keyed
+from scanner.model import AnyHit, Hit, Keyed, Reduced, RuleInfo
 
 BATCH_HITS = 5_000  # hits a writer holds before it spills a run
 FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
@@ -172,6 +179,10 @@ class Runs:
 
     def __len__(self) -> int:
         return self.count
+
+    def __reduce__(self) -> tuple[type[Runs], tuple[Any, ...]]:
+        # The tail travels column-wise too, when a worker process returns its result.
+        return Runs, (self.disk, _Columns(self.memory), self.count)
 
     def __iter__(self) -> Iterator[AnyHit]:
         """Every hit in ``sort_key`` order; equal keys in the order they were added."""
@@ -344,13 +355,72 @@ def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
         if type(hit) is Hit:
             chars += len(hit.raw)
         if len(frame) == FRAME_HITS or chars >= FRAME_CHARS:
-            pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(_Columns(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
             frames += 1
             frame, chars = [], 0
     if frame:
-        pickle.dump(frame, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_Columns(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
         frames += 1
     return frames
+
+
+class _Columns:
+    """Keyed hits as pickle writes them, read back as the equal list by ``pickle.load``.
+
+    Per chunk of up to :data:`FRAME_HITS` hits: the keys' four parts as columns, and the
+    ``Reduced`` hits' five fields as columns (their sources and lines only when they are
+    not the keys' own), which pickle as plain tuples of values rather than object by
+    object; other hits are pickled as they are, with their positions. Loading zips the
+    columns into keys and, by ``tuple.__new__`` as ``Reduced.__reduce__`` does, into
+    hits. The values themselves (rules, timestamps, field dicts) are pickled as before,
+    so they load equal, of the same types (bench/run_codec.py measures the alternatives).
+    """
+
+    __slots__ = ("hits",)
+
+    def __init__(self, hits: list[Keyed]) -> None:
+        self.hits = hits
+
+    def __reduce__(self) -> tuple[Callable[..., list[Keyed]], tuple[tuple[Any, ...], ...]]:
+        hits, size = self.hits, FRAME_HITS
+        return _decoded, tuple(_encoded(hits[at:at + size]) for at in range(0, len(hits), size))
+
+
+def _encoded(frame: list[Keyed]) -> tuple[Any, ...]:
+    """The columns of ``frame``, as :func:`_decoded_frame` takes them."""
+    keys, hits = zip(*frame)
+    floats, sources, lines, ids = zip(*keys)
+    others: tuple[tuple[int, AnyHit], ...] = ()
+    if {*map(type, hits)} != {Reduced}:
+        others = tuple((at, hit) for at, hit in enumerate(hits) if type(hit) is not Reduced)
+        hits = tuple(hit for hit in hits if type(hit) is Reduced)
+    rules, stamps, hit_sources, hit_lines, fields = zip(*hits) if hits else ((),) * 5
+    return (floats, sources, lines, ids, rules, stamps, None if hit_sources == sources else
+            hit_sources, None if hit_lines == lines else hit_lines, fields, others)
+
+
+def _decoded(*frames: tuple[Any, ...]) -> list[Keyed]:
+    """The keyed hits of :class:`_Columns`' chunks ``frames``, in order."""
+    if len(frames) == 1:
+        return _decoded_frame(*frames[0])
+    return list(chain.from_iterable(starmap(_decoded_frame, frames)))
+
+
+def _decoded_frame(floats: tuple[float, ...], sources: tuple[str, ...], lines: tuple[int, ...],
+                   ids: tuple[str, ...], rules: tuple[RuleInfo, ...],
+                   stamps: tuple[datetime | None, ...], hit_sources: tuple[str, ...] | None,
+                   hit_lines: tuple[int, ...] | None, fields: tuple[Mapping[str, Any], ...],
+                   others: tuple[tuple[int, AnyHit], ...]) -> list[Keyed]:
+    """The keyed hits of one chunk's columns (see :func:`_encoded`)."""
+    reduced = map(tuple.__new__, repeat(Reduced),
+                  zip(rules, stamps, sources if hit_sources is None else hit_sources,
+                      lines if hit_lines is None else hit_lines, fields))
+    hits: Iterable[AnyHit] = reduced
+    if others:
+        hits = list(reduced)
+        for at, hit in others:  # in order of position: each lands where it was
+            hits.insert(at, hit)
+    return list(zip(zip(floats, sources, lines, ids), hits))
 
 
 class Replay:
