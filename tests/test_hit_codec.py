@@ -19,9 +19,9 @@ from scanner import hitruns
 from scanner.cli import build_parser, main
 from scanner.config import scan_config
 from scanner.errors import Problems
-from scanner.hitruns import RunWriter, _Columns, spill_space
+from scanner.hitruns import RunWriter, Runs, _Columns, spill_space
 from scanner.model import AnyHit, Hit, Keyed, Reduced
-from scanner.pipeline import Scan, WorkerOptions, new_worker, plan_units
+from scanner.pipeline import Scan, UnitResult, WorkerOptions, new_worker, plan_units
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import load_rules
 
@@ -37,6 +37,11 @@ FOLDS = (datetime(2024, 10, 27, 2, 30, 15, 250, tzinfo=BERLIN),
 TEXTS = ("ünïcødé ✓ 用户", "bad byte \udcff\udc80 kept", "")
 
 
+def _runs(result: UnitResult) -> tuple[Runs, ...]:
+    """A unit's runs: shown hits, then the correlation input (one partition here)."""
+    return (result.hits.shown, *result.hits.parts)
+
+
 @pytest.fixture(scope="module")
 def demo_hits() -> list[AnyHit]:
     """Every hit of a scan of the demo tree with the bundled rules, in unit order: both
@@ -44,7 +49,8 @@ def demo_hits() -> list[AnyHit]:
     compiled = load_rules([bundled_rules_dir()], Problems())
     config = scan_config(build_parser().parse_args(["scan", str(DEMO), "-q", "--jobs", "1"]))
     worker = new_worker(compiled, WorkerOptions(True, timezone.utc, None, None))
-    hits = [hit for unit in plan_units(Scan(config)) for _, hit in worker.scan(unit).hits.keyed()]
+    hits = [hit for unit in plan_units(Scan(config)) for runs in _runs(worker.scan(unit))
+            for _, hit in runs.keyed()]
     assert {type(hit) for hit in hits} == {Hit, Reduced}
     return hits
 

@@ -134,7 +134,8 @@ def _scan(tree: Path, rules: list[Path], engine: str) -> list[tuple[Any, ...]]:
     found = []
     for unit in plan_units(Scan(scan_config(args))):
         result = worker.scan(unit)
-        found.append((list(result.hits), result.stats, result.problems))
+        hits = [hit for runs in (result.hits.shown, *result.hits.parts) for hit in runs]
+        found.append((hits, result.stats, result.problems))
     return found
 
 
