@@ -7,7 +7,8 @@ by ``--jobs`` processes in a big tree: :func:`planning_map`), and hands one
 own :class:`~scanner.match.matcher.Matcher` from the rules' generated source (code
 objects do not pickle), on this host or on a Dask cluster (``--cluster``: see
 :mod:`scanner.execute`), and returns the file's hits (as sorted runs, spilled to a
-private temp directory past a bound: see :mod:`scanner.hitruns`), coverage and
+private temp directory past a bound: see :mod:`scanner.hitruns`; the shown ones apart from
+each correlation partition's input: :mod:`scanner.correlate.split`), coverage and
 problems. With more than one process scanning (``--jobs``, or a cluster's worker
 threads), a big plain file on the chunk path is cut into parts at record boundaries
 (:data:`SPLIT_BYTES` and up), one unit each, a year-less
@@ -15,8 +16,8 @@ one's parts each starting in the year of its first stamp; the results of a file'
 parts are merged back into one (its counts, problems and stream-integrity watch).
 The costliest units start first; the main process merges results as they finish
 (files listed in unit order), correlates, filters, and renders,
-streaming the merged runs (one pass over every hit to correlate, which also keeps the
-shown ones; a pass over those to count, one to write), so the output is
+streaming the merged runs (each correlation partition a pass over its own hits; a pass over
+the shown and correlation hits to count, one to write), so the output is
 byte-identical whatever ``--jobs`` is and memory stays bounded whatever the number of
 hits. This module owns the ``Problems`` collector of a run and the exit code; it
 never writes to the input.
