@@ -476,12 +476,14 @@ def run_scan(config: ScanConfig) -> int:
             scan.retried = executor.retried
         finally:
             progress.close()
-        shown, tally = select_hits(hits, compiled, scan, executor)
+        with collector_relaxed():  # the hits read (and correlated) here make no cycles
+            shown, tally = select_hits(hits, compiled, scan, executor)
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
-        emit(shown, summary, config.output_format, config.output, ReportContext(
-            reported_rules(compiled), config.fail_on, config.paths,
-            {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
+        with collector_relaxed():
+            emit(shown, summary, config.output_format, config.output, ReportContext(
+                reported_rules(compiled), config.fail_on, config.paths,
+                {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
         if config.write_baseline:
             with atomic_text(config.write_baseline) as out:
                 out.write(baseline_text(shown))
