@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
@@ -198,10 +197,6 @@ class FieldValues(NamedTuple):
     top: tuple[tuple[str, int], ...]  # (value, count), most frequent first
     distinct: int
 
-    def __reduce__(self) -> tuple[Callable[..., FieldValues], tuple[Any, ...]]:
-        # Made again by tuple.__new__, not by the Python-level __new__ a named tuple defines.
-        return tuple.__new__, (FieldValues, tuple(self))
-
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
@@ -220,30 +215,7 @@ class Correlation:
     closing: tuple[tuple[str, Any], ...] = ()
     values: tuple[FieldValues, ...] = ()
 
-    def __reduce__(self) -> tuple[Callable[..., Correlation], tuple[Any, ...]]:
-        # Correlation hits are spilled and read back about three times. Their contributors
-        # (up to 200 pairs) pickle as two columns, the sources as one text when they share
-        # it, as they mostly do: pickle writes, memoizes and loads each pair of the plain
-        # form as an object of its own (see bench/corrhit_codec.py).
-        sources: tuple[str, ...] | str = ()
-        lines: tuple[int, ...] = ()
-        if self.contributors:
-            sources, lines = zip(*self.contributors)
-            if sources.count(sources[0]) == len(sources):
-                sources = sources[0]
-        return _correlation, (self.group, self.window_start, self.window_end, self.value,
-                              sources, lines, self.closing, self.values)
-
-
-def _correlation(group: tuple[tuple[str, Any], ...], window_start: datetime | None,
-                 window_end: datetime | None, value: float | int | None,
-                 sources: tuple[str, ...] | str, lines: tuple[int, ...],
-                 closing: tuple[tuple[str, Any], ...], values: tuple[FieldValues, ...]
-                 ) -> Correlation:
-    """The :class:`Correlation` of its pickled form (``Correlation.__reduce__``)."""
-    return Correlation(group, window_start, window_end, value,
-                       tuple(zip(repeat(sources) if type(sources) is str else sources, lines)),
-                       closing, values)
+    __reduce__ = _by_values  # correlation hits are spilled and read back like any hit
 
 
 SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)

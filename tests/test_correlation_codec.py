@@ -1,8 +1,7 @@
-"""Correlation hits pickle compactly (``Correlation.__reduce__``: contributors as columns,
-``FieldValues`` by ``tuple.__new__``) and come back exactly as they were: those of every
-correlation type of the test and bundled specs, from both engines, contributors capped or
-not, from one file or rotated ones, and hand-made edge cases (no contributors, no tallies,
-untimed windows, unicode); and whole scans write the bytes of the plain form."""
+"""Correlation hits come back from pickling, alone and in hit-run frames, exactly as they
+were: those of every correlation type of the test and bundled specs, from both engines,
+contributors capped or not, from one file or rotated ones, and hand-made edge cases (no
+contributors, no tallies, untimed windows, unicode)."""
 
 from __future__ import annotations
 
@@ -10,13 +9,12 @@ import io
 import pickle
 from datetime import timedelta, timezone
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scanner import hitruns, model
-from scanner.cli import build_parser, main
+from scanner import hitruns
+from scanner.cli import build_parser
 from scanner.config import scan_config
 from scanner.correlate.partition import CORRELATORS
 from scanner.correlate.windows import CONTRIBUTOR_CAP
@@ -126,38 +124,3 @@ def made(**changes: Any) -> Hit:
         "two sources", "empty tallies"])
 def test_edge_cases_round_trip(changes: dict[str, Any]) -> None:
     round_trips([made(**changes)])
-
-
-def test_pickled_form_holds_no_pair_per_contributor() -> None:
-    """The point of the compact form: a hit's contributors from one file pickle as one
-    source and a column of lines, smaller than the plain pairs."""
-    lines = tuple(range(1, 2 * CONTRIBUTOR_CAP + 1))
-    one = made(contributors=tuple(("auth.log", n) for n in lines))
-    compact = pickle.dumps(one.correlation, protocol=pickle.HIGHEST_PROTOCOL)
-    plain = pickle.dumps(model._by_values(one.correlation), protocol=pickle.HIGHEST_PROTOCOL)
-    assert compact.count(b"auth.log") == 1 and len(compact) < len(plain) - 2 * len(lines)
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("tree", ["demo", "corpus logs"])
-def test_scans_write_the_bytes_of_plainly_pickled_correlations(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
-        engine: str, tree: str) -> None:
-    """Whole scans whose correlation hits travel between processes and spill in tiny runs:
-    the same JSONL whether correlations pickle compactly or by their plain values."""
-    root, rules = DEMO, ()
-    if tree == "corpus logs":
-        corpus = request.getfixturevalue("corpus")
-        root, rules = corpus / "logs", ("--rules", str(corpus / "sigmahq"))
-    for name, value in (("BATCH_HITS", 20), ("FRAME_HITS", 4), ("MAX_RUNS", 16)):
-        monkeypatch.setattr(hitruns, name, value)
-    outputs = []
-    for plain in (False, True):
-        if plain:
-            monkeypatch.setattr(Correlation, "__reduce__", model._by_values)
-            monkeypatch.delattr(FieldValues, "__reduce__")
-        out = tmp_path / f"{plain}.jsonl"
-        main(["scan", str(root), "-q", "--jobs", "2", "--engine", engine, "-f", "jsonl",
-              "-o", str(out), *rules])
-        outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1] and b'"correlation"' in outputs[0]
