@@ -476,7 +476,9 @@ def run_scan(config: ScanConfig) -> int:
             scan.retried = executor.retried
         finally:
             progress.close()
-        with collector_relaxed():  # the hits read (and correlated) here make no cycles
+        # the hits read twice more here (tally, output) make no cycles, and the collector's
+        # default thresholds doubled what reading one costs (bench/corrhit_codec.py)
+        with collector_relaxed():
             shown, tally = select_hits(hits, compiled, scan, executor)
         scan.seconds = time.monotonic() - started
         summary = summarize(scan, tally)
