@@ -481,9 +481,8 @@ def run_scan(config: ScanConfig) -> int:
         # default thresholds doubled what reading one costs (bench/corrhit_codec.py)
         with collector_relaxed():
             shown, tally = select_hits(hits, compiled, scan, executor)
-        scan.seconds = time.monotonic() - started
-        summary = summarize(scan, tally)
-        with collector_relaxed():
+            scan.seconds = time.monotonic() - started
+            summary = summarize(scan, tally)
             emit(shown, summary, config.output_format, config.output, ReportContext(
                 reported_rules(compiled), config.fail_on, config.paths,
                 {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
