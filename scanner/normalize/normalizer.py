@@ -37,7 +37,7 @@ from scanner.normalize.identity import ByIdentity
 from scanner.normalize.records import assemble
 from scanner.normalize.journal import journal_records
 from scanner.normalize.routes import JOURNAL_RECORDS, Choice, Route, load_routes
-from scanner.normalize.timestamps import MONTHS, YEARLESS, time_reader
+from scanner.normalize.timestamps import MONTHS, time_reader
 from scanner.normalize.year import STAMP_MONTH, YearTracker, next_other_stamp
 from scanner.sources.open import CHUNK, WHOLE, ByteRange, iter_chunks, iter_lines
 
@@ -207,7 +207,7 @@ class _Events:
         self.tracker = YearTracker(start_year if start_year is not None
                                    else datetime.fromtimestamp(file.mtime, tz).year)
         time = self.route.time
-        self.yearless = time is not None and time.format in YEARLESS
+        self.yearless = self.route.yearless
         self._read_time = time_reader(time.format if time else "", tz, self.tracker.year_for)
         self._last_stamp: tuple[str, int, int | None] = ("", 0, None)  # text, tracker's year, month
         self._last_time: tuple[datetime | None, str | None] = (None, None)

@@ -29,7 +29,7 @@ from scanner.normalize.binary import READERS
 from scanner.normalize.decoders import unknown_decoders
 from scanner.normalize.identify import UNKNOWN_BINARY, binary_format
 from scanner.normalize.records import RECORD_KINDS
-from scanner.normalize.timestamps import is_known_format
+from scanner.normalize.timestamps import YEARLESS, is_known_format
 from scanner.resources import grammars_dir
 from scanner.sources.open import sniff_lines
 
@@ -91,6 +91,11 @@ class Route:
     transports: Mapping[str, str] = field(default_factory=dict)
     transport_logsources: tuple[LogSource, ...] = ()  # of the routes ``transports`` names
     path: str = ""
+
+    @property
+    def yearless(self) -> bool:
+        """Whether the route's stamps carry no year (the file's year is inferred)."""
+        return self.time is not None and self.time.format in YEARLESS
 
     def event_logsources(self) -> tuple[LogSource, ...]:
         """Every logsource an event of this route can carry (file globs and programs too)."""

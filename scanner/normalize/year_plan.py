@@ -8,8 +8,7 @@ from datetime import tzinfo
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from scanner.model import SourceFile
-from scanner.normalize.routes import Choice, Route
-from scanner.normalize.timestamps import YEARLESS
+from scanner.normalize.routes import Choice
 from scanner.normalize.year import YearPlan, assign_years, month_span
 
 __all__ = ["Mapper", "plan_years"]
@@ -24,7 +23,7 @@ def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Cho
     each part of those read in parts (``cuts``: the first lines of their later parts). The
     files' month spans are read through ``mapper`` (``map``, or a process pool's)."""
     cuts = cuts or {}
-    chained = [[f for f in chain if _reads_yearless(choices[f.source].route)] for chain in chains]
+    chained = [[f for f in chain if choices[f.source].route.yearless] for chain in chains]
     files = [file for chain in chained for file in chain]
     spans = dict(zip((f.source for f in files),
                      mapper(month_span, files, [cuts.get(f.source, ()) for f in files])))
@@ -36,6 +35,3 @@ def plan_years(chains: Sequence[Sequence[SourceFile]], choices: Mapping[str, Cho
         plan.notes.extend(part.notes)
     return plan
 
-
-def _reads_yearless(route: Route) -> bool:
-    return route.time is not None and route.time.format in YEARLESS
