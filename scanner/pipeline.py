@@ -42,7 +42,7 @@ from scanner.baseline import baseline_text, fingerprint, read_baseline
 from scanner.config import ENGINES, ScanConfig, scan_config
 from scanner.collector import collector_relaxed
 from scanner.correlate.engine import fields_read
-from scanner.correlate.partition import correlate_part, merge_parts, partitions, threaded
+from scanner.correlate.partition import correlate_part, merge_parts, partitions, shares
 from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problem, Problems
 from scanner.execute import Executor, open_executor
@@ -372,16 +372,16 @@ def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
                 executor: Executor) -> tuple[Replay, HitTally]:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
     order, read again from their runs at each iteration, and their counts. The correlation
-    partitions (scanner.correlate.partition) each read their own hits: partition 0 here,
-    the others by the ``executor`` meanwhile when there are many, else here in turn; the
-    shown base hits and the correlation hits are read once more here."""
+    partitions (scanner.correlate.partition) each read their own hits: a share of them,
+    partition 0 among them, here, the others by the ``executor`` meanwhile when there are
+    many, else all here in turn; the shown base hits and the correlation hits are read
+    once more here."""
     config = scan.config
     specs, parts = compiled.correlations, hits.parts
-    helped = threaded(parts)
-    with executor.helpers(parts if helped else (), specs) as others:
-        found = [correlate_part(runs, part, len(parts), specs, config.engine,
-                                scan.problems if part == 0 else None)
-                 for part, runs in enumerate(parts[:1] if helped else parts)]
+    mine, theirs = shares(parts, executor.slots)
+    with executor.helpers(parts, specs, theirs) as others:
+        found = [correlate_part(parts[part], part, len(parts), specs, config.engine,
+                                scan.problems if part == 0 else None) for part in mine]
         found += [future.result() for future in others]
     base = hits.shown
     floor = level_rank(config.min_level) if config.min_level else None

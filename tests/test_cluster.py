@@ -292,8 +292,9 @@ def test_cluster_option_is_checked() -> None:
 def test_correlation_partitions_run_as_cluster_tasks(
         tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         scheduler: tuple[DaskProcesses, Client]) -> None:
-    """In this process, with a partition per hit allowed: partition 1 runs on a worker (the
-    client's fallback would fail here) and the bytes are those of the single pass."""
+    """In this process, with a partition per hit allowed: the partitions outside the
+    client's share run on workers (the client's fallback would fail here) and the bytes
+    are those of the single pass."""
     monkeypatch.setattr(partition, "PARTITION_HITS", 1)
     chosen: list[int] = []
 
@@ -311,5 +312,5 @@ def test_correlation_partitions_run_as_cluster_tasks(
         out = tmp_path / f"{name}.jsonl"
         assert main(["scan", str(tree), "-q", "-f", "jsonl", "-o", str(out), *argv]) == 0
         outputs.append(out.read_bytes())
-    assert chosen == [1, 2]
+    assert chosen == [1, 2 * partition.PARTS_PER_SLOT]
     assert outputs[0] == outputs[1]

@@ -15,7 +15,7 @@ import pytest
 from scanner import pipeline
 from scanner.correlate import partition
 from scanner.correlate.engine import correlate_keyed
-from scanner.correlate.partition import correlate_part, merge_parts, partitions, threaded
+from scanner.correlate.partition import correlate_part, merge_parts, partitions, shares
 from scanner.correlate.shard import shard_of
 from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problems
@@ -123,27 +123,47 @@ CHAIN = [spec("event_count", name="base", count=2, timespan=10),
 
 
 @pytest.mark.parametrize(("specs", "slots", "expected"), [
-    (RANDOM_SPECS, 4, 4),
+    (RANDOM_SPECS, 2, 2 * partition.PARTS_PER_SLOT),
+    (RANDOM_SPECS, 4, min(4 * partition.PARTS_PER_SLOT, partition.MAX_PARTS)),
     (RANDOM_SPECS, 1, 1),  # --jobs 1: the single pass
     (RANDOM_SPECS, 100, partition.MAX_PARTS),  # a big cluster: bounded
     (CHAIN, 4, 1),  # a chain: the single pass
     ([spec("event_lottery")], 4, 1),  # nothing to evaluate
     ([], 4, 1),
 ])
-def test_partitions_one_a_slot_without_a_chain(specs: list[CorrelationSpec], slots: int,
+def test_partitions_per_slot_without_a_chain(specs: list[CorrelationSpec], slots: int,
                                                expected: int) -> None:
     assert partitions(specs, slots) == expected
 
 
-@pytest.mark.parametrize(("sizes", "expected"), [
-    ((partition.PARTITION_HITS,) * 3, True),
-    ((3 * partition.PARTITION_HITS, 0, 0), True),  # the total is what counts
-    ((partition.PARTITION_HITS, partition.PARTITION_HITS - 1), False),  # too few hits to pay
-    ((10 * partition.PARTITION_HITS,), False),  # the single pass
+@pytest.mark.parametrize(("sizes", "slots", "expected"), [
+    # largest first, each to the slot with the fewest hits; here: partition 0's slot
+    ((30, 50, 40, 20), 2, ([0, 2], [1, 3])),
+    ((10, 50, 40, 20), 2, ([0, 1], [2, 3])),
+    ((60, 10, 10, 10), 2, ([0], [1, 2, 3])),
+    ((40, 40, 40, 40), 4, ([0], [1, 2, 3])),
+    ((20, 30, 40, 10, 10, 5), 3, ([0, 3, 5], [2, 1, 4])),
+    ((50,) * 3, 1, ([0, 1, 2], [])),  # one slot: no helper
+    ((200,), 2, ([0], [])),  # the single pass
 ])
-def test_helpers_only_when_each_partition_has_enough_hits(sizes: tuple[int, ...],
-                                                          expected: bool) -> None:
-    assert threaded([Runs(count=size) for size in sizes]) is expected
+def test_partitions_are_shared_out_by_size(sizes: tuple[int, ...], slots: int,
+                                           expected: tuple[list[int], list[int]],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partition, "PARTITION_HITS", 1)
+    assert shares([Runs(count=size) for size in sizes], slots) == expected
+
+
+@pytest.mark.parametrize(("sizes", "helped"), [
+    ((partition.PARTITION_HITS,) * 2, True),
+    ((2 * partition.PARTITION_HITS, 0, 0, 0), True),  # the total is what counts
+    ((partition.PARTITION_HITS, partition.PARTITION_HITS - 1), False),  # too few hits to pay
+    ((partition.PARTITION_HITS // 2,) * 4, True),  # partitions beyond the slots
+    ((partition.PARTITION_HITS // 2 - 1,) * 4, False),
+])
+def test_helpers_only_with_enough_hits_a_slot(sizes: tuple[int, ...], helped: bool) -> None:
+    mine, theirs = shares([Runs(count=size) for size in sizes], 2)
+    assert bool(theirs) is helped
+    assert sorted(mine + theirs) == list(range(len(sizes))) and 0 in mine
 
 
 def test_a_hit_goes_to_the_partition_of_each_key_it_has_and_unusable_ones_to_zero() -> None:
@@ -211,5 +231,6 @@ def test_a_partitioned_scan_writes_the_same_bytes_whatever_the_jobs(
 
     monkeypatch.setattr(pipeline, "partitions", spy)
     outputs = [scan_bytes(tmp_path, f"jobs{jobs}", fmt, jobs) for jobs in ("1", "2", "4")]
-    assert chosen == [1, 2, 4]
+    assert chosen == [1, 2 * partition.PARTS_PER_SLOT,
+                      min(4 * partition.PARTS_PER_SLOT, partition.MAX_PARTS)]
     assert outputs[0] == outputs[1] == outputs[2]

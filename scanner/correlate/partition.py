@@ -7,15 +7,17 @@ correlation reads another's hits (no chain: every tracker's ``delay`` is 0), par
 partition's hits to runs of their own (:mod:`scanner.correlate.split`: a partition reads
 its share), hits the trackers cannot use to partition 0, which counts them exactly as a
 single pass does and alone reports them and ``plan``'s rejections. With enough hits
-(:data:`PARTITION_HITS` a partition) partitions ``1..P-1`` run meanwhile in
-:func:`helpers` (worker processes spilling where the main process does, or tasks of a Dask
-cluster: :mod:`scanner.execute.cluster`) and return their correlation hits as
-:class:`~scanner.hitruns.Runs`; with fewer, the main process correlates them in turn.
+(:data:`PARTITION_HITS` a slot) the partitions are shared out by their hit counts
+(:func:`shares`): the main process correlates its share, partition 0 among them, while the
+others run meanwhile in :func:`helpers` (worker processes spilling where the main process
+does, or tasks of a Dask cluster: :mod:`scanner.execute.cluster`) and return their
+correlation hits as :class:`~scanner.hitruns.Runs`; with fewer, the main process correlates
+them all in turn.
 :func:`merge_parts` joins the partitions' hits in the engine's output order
 (:func:`~scanner.correlate.engine.output_order`), which is total, so the result equals
-the single pass's whatever ``P`` is. :func:`partitions` says how many there are: one per
-slot (``--jobs``, a cluster's threads; at most :data:`MAX_PARTS`), or ``1``, the single
-pass, with a chain or one slot.
+the single pass's whatever ``P`` is. :func:`partitions` says how many there are:
+:data:`PARTS_PER_SLOT` per slot (``--jobs``, a cluster's threads; at most :data:`MAX_PARTS`),
+or ``1``, the single pass, with a chain or one slot.
 """
 
 from __future__ import annotations
@@ -33,11 +35,16 @@ from scanner.errors import Problems
 from scanner.hitruns import RunWriter, Runs, init_process, pool_context, spill_directory
 from scanner.model import CorrelationSpec, Hit, Keyed, SortKey
 
-__all__ = ["CORRELATORS", "MAX_PARTS", "PARTITION_HITS", "correlate_part", "helpers",
-           "merge_parts", "partitions", "threaded"]
+__all__ = ["CORRELATORS", "MAX_PARTS", "PARTITION_HITS", "PARTS_PER_SLOT", "correlate_part",
+           "helpers", "merge_parts", "partitions", "shares"]
 
-PARTITION_HITS = 50_000  # hits per partition at least, or helper processes do not pay
+PARTITION_HITS = 50_000  # hits per slot at least, or helper processes do not pay
 MAX_PARTS = 16  # partitions at most (a worker holds a batch of hits per partition)
+# Partitions per slot. Hits pile up on a few group keys (a brute force's loudest addresses),
+# so one partition per slot leaves one slot the larger share; more, smaller partitions shared
+# out by size even it out. On tree-100M's 253 k correlation hits, 2 slots: the larger share is
+# 1.19x an even one with 2 partitions, 1.04x with 4, 1.02x with 8.
+PARTS_PER_SLOT = 4
 
 Correlator = Callable[[Iterable[Keyed], Sequence[CorrelationSpec], Problems, Shard | None],
                       Iterator[tuple[SortKey, Hit]]]
@@ -54,10 +61,13 @@ def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems:
 CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed, "columnar": _columnar}
 
 
-def correlator(engine: str, hits: int) -> Correlator:
-    """How ``engine`` correlates ``hits`` hits: on fewer than ``costs.MIN_HITS``, the
-    columnar engine takes the reference trackers (the same hits, sooner)."""
-    return CORRELATORS["reference" if hits < costs.MIN_HITS else engine]
+def correlator(engine: str, hits: int, parts: int = 1) -> Correlator:
+    """How ``engine`` correlates a partition of ``hits`` hits (of ``parts``): the columnar
+    engine takes the reference trackers (the same hits, sooner) when its process
+    correlates fewer than ``costs.MIN_HITS`` in all (a process takes about
+    :data:`PARTS_PER_SLOT` partitions in turn, and loads Polars once for them)."""
+    load = hits * min(parts, PARTS_PER_SLOT)
+    return CORRELATORS["reference" if load < costs.MIN_HITS else engine]
 
 
 _specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
@@ -66,37 +76,50 @@ _engine = "reference"  # and the engine that correlates them
 
 def partitions(specs: Sequence[CorrelationSpec], slots: int) -> int:
     """How many partitions the correlation of a scan with ``slots`` processes (or cluster
-    threads) runs in: one per slot, at most :data:`MAX_PARTS`; 1, the single pass, with
-    one slot, a chain, or nothing to evaluate."""
-    parts = min(slots, MAX_PARTS)
-    if parts < 2:
+    threads) runs in: :data:`PARTS_PER_SLOT` per slot, at most :data:`MAX_PARTS`; 1, the
+    single pass, with one slot, a chain, or nothing to evaluate."""
+    if slots < 2:
         return 1
+    parts = min(slots * PARTS_PER_SLOT, MAX_PARTS)
     trackers = plan(specs, Problems())  # rejections are reported by the pass itself
     if not trackers or any(tracker.delay for tracker in trackers):
         return 1
     return parts
 
 
-def threaded(parts: Sequence[Runs]) -> bool:
-    """Whether partitions ``1..`` of these run in helpers while this process correlates
-    partition 0: with at least :data:`PARTITION_HITS` hits a partition."""
-    return len(parts) > 1 and sum(map(len, parts)) >= PARTITION_HITS * len(parts)
+def shares(parts: Sequence[Runs], slots: int) -> tuple[list[int], list[int]]:
+    """The partitions the main process correlates, partition 0 among them, and those left
+    to ``slots - 1`` helpers, largest first. With fewer than :data:`PARTITION_HITS` hits a
+    slot, helpers do not pay: all are the main process's. Else each partition, largest
+    first, goes to the slot with the fewest hits so far (ties: the first), and the main
+    process takes the slot holding partition 0."""
+    sizes = list(map(len, parts))
+    used = min(slots, len(parts))
+    if used < 2 or sum(sizes) < PARTITION_HITS * used:
+        return list(range(len(parts))), []
+    order = sorted(range(len(parts)), key=lambda part: (-sizes[part], part))
+    loads, slot_of = [0] * used, [0] * len(parts)
+    for part in order:
+        slot_of[part] = slot = loads.index(min(loads))
+        loads[slot] += sizes[part]
+    return ([part for part in range(len(parts)) if slot_of[part] == slot_of[0]],
+            [part for part in order if slot_of[part] != slot_of[0]])
 
 
 @contextmanager
-def helpers(parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
-            engine: str = "reference") -> Iterator[list[Future[Runs]]]:
-    """Partitions ``1..len(parts)-1`` of the correlation by ``engine``, each of its own
-    hits ``parts[p]``, running in worker processes during the block (none for fewer than
-    two ``parts``), started as :func:`~scanner.hitruns.pool_context` says for ``engine``."""
-    if len(parts) < 2:
+def helpers(parts: Sequence[Runs], specs: Sequence[CorrelationSpec], which: Sequence[int],
+            slots: int, engine: str = "reference") -> Iterator[list[Future[Runs]]]:
+    """The partitions ``which`` of the correlation by ``engine``, each of its own hits
+    ``parts[p]``, running in up to ``slots - 1`` worker processes during the block (none
+    when ``which`` is empty), started as :func:`~scanner.hitruns.pool_context` says for
+    ``engine``."""
+    if not which:
         yield []
         return
-    with ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=pool_context(engine),
-                             initializer=init_process,
+    with ProcessPoolExecutor(max_workers=min(slots - 1, len(which)),
+                             mp_context=pool_context(engine), initializer=init_process,
                              initargs=(spill_directory(), _remember, specs, engine)) as pool:
-        futures = [pool.submit(correlate_part, parts[part], part, len(parts))
-                   for part in range(1, len(parts))]
+        futures = [pool.submit(correlate_part, parts[part], part, len(parts)) for part in which]
         try:
             yield futures
         finally:
@@ -118,7 +141,7 @@ def correlate_part(hits: Runs, part: int, parts: int,
     ``problems`` (partition 0's are the ones reported)."""
     found = RunWriter()
     with collector_paused():  # a brute force's hits make no cycles to collect
-        found.extend_keyed(correlator(engine or _engine, len(hits))(
+        found.extend_keyed(correlator(engine or _engine, len(hits), parts)(
             hits.keyed(), _specs if specs is None else specs,
             Problems() if problems is None else problems,
             (part, parts) if parts > 1 else None))

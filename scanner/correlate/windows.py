@@ -346,7 +346,8 @@ class Tracker:
             if value is None:
                 self.skipped["unmeasured"] += 1
                 return None
-        if self.shard is not None and shard_of(key, self.shard[1]) != self.shard[0]:
+        if (self.shard is not None and key not in self.groups  # (a group held is this shard's)
+                and shard_of(key, self.shard[1]) != self.shard[0]):
             return None
         return key, value, reader.refs
 

@@ -46,10 +46,10 @@ class Executor(Protocol):
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]: ...
 
-    def helpers(self, parts: Sequence[Runs],
-                specs: Sequence[CorrelationSpec]) -> ContextManager[list[PartResult]]:
-        """Correlation partitions ``1..len(parts)-1``, each of its hits ``parts[p]``, by
-        the scan's engine running during the block (:func:`scanner.correlate.partition.helpers`)."""
+    def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
+                which: Sequence[int]) -> ContextManager[list[PartResult]]:
+        """The correlation partitions ``which``, each of its hits ``parts[p]``, by the
+        scan's engine running during the block (:func:`scanner.correlate.partition.helpers`)."""
 
 
 class PartResult(Protocol):

@@ -276,23 +276,23 @@ class ClusterExecutor:
         return sum(self.client.nthreads().values())
 
     @contextmanager
-    def helpers(self, parts: Sequence[Runs],
-                specs: Sequence[CorrelationSpec]) -> Iterator[list[_RemotePart]]:
-        """Correlation partitions ``1..len(parts)-1``, each of its hits ``parts[p]``, as
-        tasks during the block; the hits are uploaded meanwhile, :data:`FETCH_BYTES` at a
-        time (:meth:`_correlate`)."""
-        if len(parts) < 2:
+    def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
+                which: Sequence[int]) -> Iterator[list[_RemotePart]]:
+        """The correlation partitions ``which``, each of its hits ``parts[p]``, as tasks
+        dealt round the workers during the block; the hits are uploaded meanwhile,
+        :data:`FETCH_BYTES` at a time (:meth:`_correlate`)."""
+        if not which:
             yield []
             return
         workers = sorted(self.client.scheduler_info()["workers"])
         held: list[Future] = []
         with concurrent.futures.ThreadPoolExecutor(1) as uploader:
-            tasks = [uploader.submit(self._correlate, workers[part % len(workers)], parts[part],
+            tasks = [uploader.submit(self._correlate, workers[n % len(workers)], parts[part],
                                      specs, part, len(parts), held)
-                     for part in range(1, len(parts))]
+                     for n, part in enumerate(which)]
             try:
                 yield [_RemotePart(self, task, parts[part], specs, part, len(parts))
-                       for part, task in enumerate(tasks, 1)]
+                       for part, task in zip(which, tasks)]
             finally:
                 for task in tasks:
                     task.cancel()

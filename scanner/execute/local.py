@@ -46,10 +46,10 @@ class LocalExecutor:
         self.engine = engine  # how its processes start (hitruns.pool_context) and correlate
         self.retried = 0  # a pool process that dies ends the scan: nothing is retried
 
-    def helpers(self, parts: Sequence[Runs],
-                specs: Sequence[CorrelationSpec]) -> ContextManager[list[Future[Runs]]]:
+    def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
+                which: Sequence[int]) -> ContextManager[list[Future[Runs]]]:
         """Correlation partitions in processes of their own (scanner.correlate.partition)."""
-        return helpers(parts, specs, self.engine)
+        return helpers(parts, specs, which, self.slots, self.engine)
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]:
