@@ -16,7 +16,9 @@ line. ``%ignore`` terminals become a possessive loop before each token. Token
 paths come from running the parse table itself, so shifts, reductions and
 conflict resolutions are Lark's. Each accepting path ends in an empty marker
 group naming its kind and the groups that hold its fields (first occurrence of
-a name wins, as in :meth:`Grammar.parse_with_lark`).
+a name wins, as in :meth:`Grammar.parse_with_lark`), unless it needs none: a match's
+``lastindex`` is the last group it closed, so a path whose last group is a field
+group of its own is told by that group, when every path ending at it has one outcome.
 
 A grammar whose token paths are unbounded (a recursive rule, ``x*``/``x+`` of
 rules or terminals) or too many raises :class:`NotDerivable` with the reason;
@@ -34,6 +36,7 @@ from lark.grammar import Rule
 from lark.lexer import BasicLexer, ContextualLexer, PatternStr, TerminalDef
 from lark.parsers.lalr_analysis import Shift
 
+from scanner.normalize.atomic_forms import atomic
 from scanner.normalize.regex_overlap import may_overlap
 
 Fields = dict[str, str]
@@ -45,6 +48,8 @@ _END = "$END"
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 _REST_SLOT = "\x00"  # brackets a placeholder for the "rest of line" group of a way
 _REST_SLOTS = re.compile("\x00(\\d+)\x00")
+_MARKER_SLOT = "\x01"  # brackets an accepting path's marker group, kept only where needed
+_MARKER_SLOTS = re.compile("\x01(k\\d+)\x01")
 
 Value = int | tuple[int, ...]  # a shifted token's path index, or a rule's kept indices
 
@@ -84,12 +89,14 @@ def derive(lark: Lark) -> FastParser:
     body = builder.node((builder.start,), (), (), frozenset())
     if body is None:
         raise NotDerivable("the grammar accepts no text")
+    told_by = builder.telling_groups()
+    body = _MARKER_SLOTS.sub(lambda m: f"(?P<{m[1]}>)" if told_by[m[1]] == m[1] else "", body)
     try:
         pattern = re.compile(body)
     except (re.error, RecursionError, OverflowError) as exc:
         raise NotDerivable(f"derived regex does not compile: {exc}") from None
     outcomes = {
-        pattern.groupindex[marker]: (kind, _fields_of(
+        pattern.groupindex[told_by[marker]]: (kind, _fields_of(
             tuple(f for _g, f in fields), tuple(pattern.groupindex[g] for g, _f in fields)))
         for marker, (kind, fields) in builder.outcomes.items()
     }
@@ -100,6 +107,7 @@ def derive(lark: Lark) -> FastParser:
 class _Token:
     type: str
     group: str
+    grouped: bool  # its way holds groups of its own (the "rest of line" of a literal check)
 
 
 class _Builder:
@@ -116,6 +124,7 @@ class _Builder:
         self.end: int = table.end_states["start"]
         self.lexers: dict[int, BasicLexer] = lexer.lexers
         self.outcomes: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._paths: dict[str, tuple[_Token, ...]] = {}  # the token path of each marker
         self._names = 0
         self._nodes = 0
         self._ways: dict[int, tuple[str, dict[str, str]]] = {}
@@ -140,9 +149,11 @@ class _Builder:
             if fed is None:
                 continue
             group = self._name("t")
-            if _REST_SLOT in way:  # every use of a way needs its own group names
+            grouped = _REST_SLOT in way
+            if grouped:  # every use of a way needs its own group names
                 way = _REST_SLOTS.sub(lambda m: f"r{group}_{m[1]}", way)
-            rest = self.node(fed[0], fed[1], (*path, _Token(type_, group)), seen | {stack})
+            rest = self.node(fed[0], fed[1], (*path, _Token(type_, group, grouped)),
+                             seen | {stack})
             if rest is not None:  # only tokens that some outcome keeps need a group
                 token = f"(?P<{group}>{way})" if group in self._field_groups else way
                 branches.append(token + rest)
@@ -152,11 +163,34 @@ class _Builder:
             marker = self._name("k")
             fields = _fields(path, kept)
             self.outcomes[marker] = (kind, fields)
+            self._paths[marker] = path
             self._field_groups.update(group for group, _field in fields)
-            branches.append(f"(?P<{marker}>)\\Z")
+            branches.append(f"{_MARKER_SLOT}{marker}{_MARKER_SLOT}\\Z")
         if not branches:
             return None
         return f"{ignored}(?:{'|'.join(branches)})"
+
+    def telling_groups(self) -> dict[str, str]:
+        """Per marker, the group that tells its outcome: the last group its path closes
+        when that is a field group and every marker with the same one has the same
+        outcome; else the marker itself (kept as an empty group)."""
+        by_group: dict[str | None, list[str]] = {}
+        for marker, path in self._paths.items():
+            by_group.setdefault(self._last_group(path), []).append(marker)
+        told_by: dict[str, str] = {}
+        for group, markers in by_group.items():
+            one = len({self.outcomes[m] for m in markers}) == 1
+            told_by.update((m, group if one and group else m) for m in markers)
+        return told_by
+
+    def _last_group(self, path: tuple[_Token, ...]) -> str | None:
+        """The last group a match of ``path`` closes if it is a field group, else ``None``."""
+        for token in reversed(path):
+            if token.group in self._field_groups:
+                return token.group
+            if token.grouped:
+                return None
+        return None
 
     def _name(self, prefix: str) -> str:
         self._names += 1
@@ -249,10 +283,11 @@ def _atomic(term: TerminalDef) -> str:
     """The terminal's regex, matched without backtracking into it as Lark's lexer does.
 
     A literal has one way to match, so it stays bare: ``re`` then skips a branch
-    that starts with a literal on its first character.
+    that starts with a literal on its first character. A regex takes the cheapest
+    form of its atomic group (:func:`scanner.normalize.atomic_forms.atomic`).
     """
     regexp = _regexp(term)
-    return regexp if isinstance(term.pattern, PatternStr) else f"(?>{regexp})"
+    return regexp if isinstance(term.pattern, PatternStr) else atomic(regexp)
 
 
 def _regexp(term: TerminalDef) -> str:
@@ -307,3 +342,5 @@ def _check_embeddable(term: TerminalDef) -> None:
     regexp = term.pattern.to_regexp()
     if _BACKREF.search(regexp) or re.compile(regexp).groupindex:
         raise NotDerivable(f"terminal {term.name} uses named groups or backreferences")
+    if _REST_SLOT in regexp or _MARKER_SLOT in regexp:
+        raise NotDerivable(f"terminal {term.name} holds a \\x00 or \\x01 character")

@@ -1,0 +1,87 @@
+"""The cheapest regex that matches exactly like the atomic group ``(?>R)`` of a terminal's regex.
+
+The derived parser (:mod:`scanner.normalize.lark_regex`) matches each terminal as an
+atomic group, since Lark's lexer never backtracks into a token. Python's ``re`` pays
+for an atomic group (a nested match call) and, more, for every repeat of a group
+(``(?:...)*``): each try of its body saves all the capture marks set so far, so it
+costs in proportion to the derived regex's groups. Two forms of ``R`` have a cheaper
+equivalent, found on the stdlib's own parse of ``R`` (``re._parser``), so the text
+rewritten is exactly what ``re`` reads:
+
+* a run of single characters ending in a greedy repeat of one character set
+  (``\\d+``, ``[^\\s:]+``, ``\\d{1,3}``, ``x=\\S+``): the characters before it match one
+  way, its first match is its longest and nothing follows it inside the group, so
+  the atomic group keeps that longest match; the possessive ``\\d++`` is the same;
+* a sequence ending in ``.*(?:\\n.*)*`` (the rest of the text, line breaks and all):
+  the greedy first try of that tail takes everything to the end of the text, and as
+  it ends the group that first try is the one kept, so ``(?s:.*+)`` takes the same
+  text without a repeated group.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as C  # noqa: N812 -- the stdlib's own opcode table
+import re._parser as sre_parse
+
+_ONE_CHAR = (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN)
+_TAIL_TEXTS = (".*(?:\\n.*)*", ".*(?:\n.*)*")  # as written, and with Lark's escape resolved
+
+
+def atomic(regexp: str) -> str:
+    """A regex matching at each position exactly what ``(?>regexp)`` matches there."""
+    items = _parsed(regexp)
+    if not items:
+        return f"(?>{regexp})"
+    if (_is_greedy_char_repeat(items[-1]) and _single_chars(items[:-1])
+            and regexp.endswith(("+", "*", "}"))):
+        return regexp + "+"
+    if _ends_with_rest_of_text(items):
+        for tail in _TAIL_TEXTS:
+            if regexp.endswith(tail):
+                head = regexp[:-len(tail)]
+                if _single_chars(items[:-2]):
+                    return f"{head}(?s:.*+)"
+                return f"(?>{head}(?s:.*))"
+    return f"(?>{regexp})"
+
+
+def _parsed(regexp: str) -> list[tuple[object, object]] | None:
+    """The top-level items of ``regexp``; ``None`` when unreadable or verbose (where the
+    text's end may be a comment, not the last item)."""
+    try:
+        parsed = sre_parse.parse(regexp)
+    except re.error:
+        return None
+    return None if parsed.state.flags & re.VERBOSE else list(parsed.data)
+
+
+def _single_chars(items: list[tuple[object, object]]) -> bool:
+    """Each of ``items`` matches one character, in one way."""
+    return all(op in _ONE_CHAR for op, _av in items)
+
+
+def _is_greedy_char_repeat(item: tuple[object, object]) -> bool:
+    """``item`` is a greedy repeat of a single-character item, e.g. ``[^\\s:]+``."""
+    if item[0] is not C.MAX_REPEAT:
+        return False
+    _low, _high, sub = item[1]  # type: ignore[misc]
+    return len(sub) == 1 and sub[0][0] in _ONE_CHAR
+
+
+def _ends_with_rest_of_text(items: list[tuple[object, object]]) -> bool:
+    """``items`` ends with ``.*`` then ``(?:\\n.*)*``, both greedy and unbounded."""
+    if len(items) < 2:
+        return False
+    dots, lines = items[-2], items[-1]
+    body = _star_body(lines)
+    return (_star_body(dots) == [(C.ANY, None)] and body is not None and len(body) == 2
+            and body[0] == (C.LITERAL, ord("\n")) and _star_body(body[1]) == [(C.ANY, None)])
+
+
+def _star_body(item: tuple[object, object]) -> list[tuple[object, object]] | None:
+    """The items ``X`` of a greedy unbounded ``X*``; ``None`` for anything else."""
+    if item[0] is not C.MAX_REPEAT:
+        return None
+    low, high, sub = item[1]  # type: ignore[misc]
+    return list(sub) if (low, high) == (0, C.MAXREPEAT) else None
