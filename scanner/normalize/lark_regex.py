@@ -36,7 +36,7 @@ from lark.grammar import Rule
 from lark.lexer import BasicLexer, ContextualLexer, PatternStr, TerminalDef
 from lark.parsers.lalr_analysis import Shift
 
-from scanner.normalize.atomic_forms import atomic
+from scanner.normalize.regex_forms import atomic, embeddable
 from scanner.normalize.regex_overlap import may_overlap
 
 Fields = dict[str, str]
@@ -284,47 +284,15 @@ def _atomic(term: TerminalDef) -> str:
 
     A literal has one way to match, so it stays bare: ``re`` then skips a branch
     that starts with a literal on its first character. A regex takes the cheapest
-    form of its atomic group (:func:`scanner.normalize.atomic_forms.atomic`).
+    form of its atomic group (:func:`scanner.normalize.regex_forms.atomic`).
     """
     regexp = _regexp(term)
     return regexp if isinstance(term.pattern, PatternStr) else atomic(regexp)
 
 
 def _regexp(term: TerminalDef) -> str:
-    """The terminal's regex as embedded: its groups non-capturing (see :func:`uncaptured`)."""
-    return uncaptured(term.pattern.to_regexp())
-
-
-def uncaptured(regexp: str) -> str:
-    """``regexp`` with every plain ``(...)`` group made ``(?:...)``, matching the same text.
-
-    Nothing reads a terminal's inner groups (backreferences are refused), and every
-    capturing group costs ``re`` work at each repetition and branch of the whole
-    derived regex: the syslog header's drop from 586 groups to 255 makes it ~40% faster.
-    """
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(regexp):
-        char = regexp[i]
-        if char == "\\":
-            out.append(regexp[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            # a "]" right after "[" or "[^" is a literal member of the class
-            close = i + 2 if regexp.startswith("^", i + 1) else i + 1
-            if regexp.startswith("]", close):
-                out.append(regexp[i:close + 1])
-                i = close + 1
-                continue
-        elif char == "(" and not regexp.startswith("?", i + 1):
-            char = "(?:"
-        out.append(char)
-        i += 1
-    return "".join(out)
+    """The terminal's regex as embedded (:func:`scanner.normalize.regex_forms.embeddable`)."""
+    return embeddable(term.pattern.to_regexp())
 
 
 def _fields(path: tuple[_Token, ...], kept: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
