@@ -127,7 +127,7 @@ class _Builder:
         self._paths: dict[str, tuple[_Token, ...]] = {}  # the token path of each marker
         self._names = 0
         self._nodes = 0
-        self._ways: dict[int, tuple[str, dict[str, str]]] = {}
+        self._ways: dict[int, tuple[str, dict[str, _Way]]] = {}
         self._field_groups: set[str] = set()
         for term in lark.terminals:
             _check_embeddable(term)
@@ -143,20 +143,20 @@ class _Builder:
         if self._nodes > MAX_NODES:
             raise NotDerivable(f"more than {MAX_NODES} token-path nodes")
         ignored, ways = self._lexer_ways(stack[-1])
-        branches = []
+        branches: list[_Branch] = []
         for type_, way in ways.items():
             fed = self._feed(stack, values, type_, len(path))
             if fed is None:
                 continue
             group = self._name("t")
-            grouped = _REST_SLOT in way
+            grouped = way.grouped
             if grouped:  # every use of a way needs its own group names
-                way = _REST_SLOTS.sub(lambda m: f"r{group}_{m[1]}", way)
+                way = way.renamed(lambda m: f"r{group}_{m[1]}")
             rest = self.node(fed[0], fed[1], (*path, _Token(type_, group, grouped)),
                              seen | {stack})
             if rest is not None:  # only tokens that some outcome keeps need a group
-                token = f"(?P<{group}>{way})" if group in self._field_groups else way
-                branches.append(token + rest)
+                branches.append(_Branch(way, group if group in self._field_groups else None,
+                                        rest))
         accepted = self._accept(stack, values)
         if accepted is not None:
             kind, kept = accepted
@@ -165,10 +165,10 @@ class _Builder:
             self.outcomes[marker] = (kind, fields)
             self._paths[marker] = path
             self._field_groups.update(group for group, _field in fields)
-            branches.append(f"{_MARKER_SLOT}{marker}{_MARKER_SLOT}\\Z")
+            branches.append(_Branch(None, None, f"{_MARKER_SLOT}{marker}{_MARKER_SLOT}\\Z"))
         if not branches:
             return None
-        return f"{ignored}(?:{'|'.join(branches)})"
+        return f"{ignored}{_alternation(branches, frozenset())}"
 
     def telling_groups(self) -> dict[str, str]:
         """Per marker, the group that tells its outcome: the last group its path closes
@@ -241,7 +241,7 @@ class _Builder:
         states.append(self.states[states[-1]][rule.origin.name][1])
         vals.append(tuple(kept))
 
-    def _lexer_ways(self, state: int) -> tuple[str, dict[str, str]]:
+    def _lexer_ways(self, state: int) -> tuple[str, dict[str, _Way]]:
         """For a parser state: the ``%ignore`` loop and, per token type, the regex lexing it."""
         cached = self._ways.get(state)
         if cached is None:
@@ -249,22 +249,98 @@ class _Builder:
         return cached
 
 
-def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, str]]:
+Guard = tuple[tuple[str, str], ...]  # (name, regex) of the terminals Lark tries first
+
+
+@dataclass(frozen=True, slots=True)
+class _Way:
+    """How one token type is lexed in one parser state: pieces, each a guard and the
+    text after it; ``terminal`` names the terminal whose match alone decides a way of
+    one plain piece (no literal check)."""
+
+    pieces: tuple[tuple[Guard, str], ...]
+    terminal: str | None
+
+    def text(self, excluded: frozenset[str]) -> str:
+        """The way's regex where the ``excluded`` terminals are known not to match."""
+        texts = [_guard(guard, excluded) + body for guard, body in self.pieces]
+        return texts[0] if len(texts) == 1 else f"(?:{'|'.join(texts)})"
+
+    def guards_against(self, name: str) -> bool:
+        return any(earlier == name for guard, _body in self.pieces for earlier, _re in guard)
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the way holds groups of its own (the "rest of line" of a literal check)."""
+        return any(_REST_SLOT in body for _guard, body in self.pieces)
+
+    def renamed(self, name: Callable[[re.Match[str]], str]) -> _Way:
+        """The way with its ``_REST_SLOT`` placeholders replaced by ``name(slot)``."""
+        pieces = tuple((guard, _REST_SLOTS.sub(name, body)) for guard, body in self.pieces)
+        return _Way(pieces, self.terminal)
+
+
+def _guard(guard: Guard, excluded: frozenset[str]) -> str:
+    earlier = [regexp for name, regexp in guard if name not in excluded]
+    return f"(?!{'|'.join(earlier)})" if earlier else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    """One alternative of a node: a token's way (``None`` for an accept), the group
+    capturing the token (``None`` when no outcome keeps it) and the regex after it."""
+
+    way: _Way | None
+    group: str | None
+    rest: str
+
+    def text(self, excluded: frozenset[str]) -> str:
+        if self.way is None:
+            return self.rest
+        token = self.way.text(excluded)
+        return (token if self.group is None else f"(?P<{self.group}>{token})") + self.rest
+
+
+def _alternation(branches: list[_Branch], excluded: frozenset[str]) -> str:
+    """The node's branches, one of which matches (they exclude each other).
+
+    A token whose terminal later branches guard against is tried once: when it is
+    captured and plain, ``(?>(?P<g>T)|)(?(g)REST|LATER)`` commits to it if it matches
+    (Lark lexes it then) and otherwise tries the later branches with that guard
+    dropped. Its way failing means its terminal does not match here, or an earlier
+    terminal does: then a later branch fails as before, by its own guard against that
+    terminal or, when it has none, because the two cannot match at the same place.
+    """
+    texts = []
+    for i, branch in enumerate(branches):
+        name = branch.way.terminal if branch.way and branch.group else None
+        later = branches[i + 1:]
+        if name is not None and any(b.way and b.way.guards_against(name) for b in later):
+            token = f"(?>(?P<{branch.group}>{branch.way.text(excluded)})|)"  # type: ignore[union-attr]
+            rest = _alternation(later, excluded | {name})
+            texts.append(f"{token}(?({branch.group}){branch.rest}|{rest})")
+            break
+        texts.append(branch.text(excluded))
+    return f"(?:{'|'.join(texts)})"
+
+
+def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, _Way]]:
     """Token ways of one state's lexer; ``_REST_SLOT`` marks group names to fill per use."""
     order: list[TerminalDef] = lexer.scanner.terminals
-    ways: dict[str, list[str]] = {}
+    pieces: dict[str, list[tuple[Guard, str]]] = {}
+    plain: set[str] = set()
     ignored: list[str] = []
     for i, term in enumerate(order):
-        earlier = [_regexp(e) for e in order[:i] if may_overlap(e, term)]
-        guard = f"(?!{'|'.join(earlier)})" if earlier else ""
+        guard = tuple((e.name, _regexp(e)) for e in order[:i] if may_overlap(e, term))
         body = _atomic(term)
         unless = getattr(lexer.callback.get(term.name), "scanner", None)
         if term.name in lexer.ignore_types:
             if unless is not None:
                 raise NotDerivable(f"ignored terminal {term.name} collides with a literal")
-            ignored.append(f"{guard}{body}")
+            ignored.append(_guard(guard, frozenset()) + body)
         elif unless is None:
-            ways.setdefault(term.name, []).append(f"{guard}{body}")
+            pieces.setdefault(term.name, []).append((guard, body))
+            plain.add(term.name)
         else:
             rest = f"{_REST_SLOT}{i}{_REST_SLOT}"
             capture = f"(?={body}(?P<{rest}>(?s:.*)))"
@@ -272,11 +348,13 @@ def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, str]]:
             not_equal = [f"(?!{lit}(?P={rest})\\Z)" for lit in literals]
             for j, literal in enumerate(unless.terminals):
                 equal = f"(?={literals[j]}(?P={rest})\\Z)"
-                ways.setdefault(literal.name, []).append(
-                    f"{guard}{capture}{''.join(not_equal[:j])}{equal}{body}")
-            ways.setdefault(term.name, []).append(f"{guard}{capture}{''.join(not_equal)}{body}")
+                pieces.setdefault(literal.name, []).append(
+                    (guard, f"{capture}{''.join(not_equal[:j])}{equal}{body}"))
+            pieces.setdefault(term.name, []).append(
+                (guard, f"{capture}{''.join(not_equal)}{body}"))
     loop = f"(?:{'|'.join(ignored)})*+" if ignored else ""
-    return loop, {t: w[0] if len(w) == 1 else f"(?:{'|'.join(w)})" for t, w in ways.items()}
+    return loop, {t: _Way(tuple(p), t if t in plain and len(p) == 1 else None)
+                  for t, p in pieces.items()}
 
 
 def _atomic(term: TerminalDef) -> str:
