@@ -13,7 +13,6 @@ import bz2
 import gzip
 import lzma
 import random
-import re
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -24,7 +23,6 @@ import pytest
 
 from scanner.errors import GrammarError
 from scanner.normalize.grammars import Grammar, load_grammar
-from scanner.normalize.regex_forms import embeddable
 from scanner.resources import grammars_dir
 
 from conftest import FIXTURES
@@ -250,34 +248,6 @@ def test_underivable_grammars_fall_back_to_lark(case: str, source: str, reason: 
 def test_empty_matching_terminals_are_a_grammar_error(source: str) -> None:
     with pytest.raises(GrammarError, match="zero-width"):
         Grammar("empty", source)
-
-
-# (terminal regex, its embeddable form, texts both must match alike)
-EMBEDDABLE: list[tuple[str, str, list[str]]] = [
-    (r"a(b|c)?d", r"a(?:b|c|)d", ["ad", "abd", "acd", "aXd"]),
-    (r"\((\d+)\)", r"\((?:\d+)\)", ["(12)", "12", "()"]),
-    (r"[(]x(y)", r"[(]x(?:y)", ["(xy", "xy", "(x"]),
-    (r"[]()](z)", r"[]()](?:z)", ["]z", "(z", ")z", "z"]),
-    (r"[^]()]+(w)", r"[^]()]+(?:w)", ["abw", "a)w", "w"]),
-    (r"[\]()](v)", r"[\]()](?:v)", ["]v", "(v", "v"]),
-    (r"(?i:ab)(?=c)(?!d)(e)", r"(?i:ab)(?=c)(?!d)(?:e)", ["ABce", "abc", "abde"]),
-    (r"\S.*(\n.*)*", r"\S.*(?:\n.*)*", ["x y\nz", "\n"]),
-    (r"(\[\d+\])?:( |$)", r"(?:\[\d+\]|):(?: |$)", ["[1]: x", ": x", "[1]:", "[x]: ", "[1] :"]),
-    (r"(a(b)?)?b", r"(?:a(?:b|)|)b", ["ab", "abb", "b", "a"]),
-    (r"(?:ab)??b|(?:ab)?+b|(?i:ab)?c|\(?x", r"(?:ab)??b|(?:ab)?+b|(?i:ab)?c|\(?x",
-     ["abb", "b", "ABc", "c", "(x", "x"]),
-]
-
-
-@pytest.mark.parametrize(("regexp", "expected", "texts"), EMBEDDABLE, ids=[u[0] for u in EMBEDDABLE])
-def test_embeddable_terminal_regex_matches_the_same_text(regexp: str, expected: str,
-                                                         texts: list[str]) -> None:
-    assert embeddable(regexp) == expected
-    plain, bare = re.compile(regexp), re.compile(expected)
-    assert bare.groups == 0
-    for text in texts:
-        found, again = plain.match(text), bare.match(text)
-        assert (found and found.span()) == (again and again.span())
 
 
 # --- every repository grammar against Lark on real text ---------------------------

@@ -16,6 +16,7 @@ import re._constants as C  # noqa: N812 -- the stdlib's own opcode table
 import re._parser as sre_parse
 
 _ONE_CHAR = (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN)
+_ONE_WAY = (*_ONE_CHAR, C.AT, C.ASSERT, C.ASSERT_NOT)
 _TAIL_TEXTS = (".*(?:\\n.*)*", ".*(?:\n.*)*")  # as written, and with Lark's escape resolved
 
 
@@ -70,44 +71,36 @@ def atomic(regexp: str) -> str:
     Two forms have a cheaper equivalent, found on the stdlib's own parse of
     ``regexp`` (``re._parser``), so the text rewritten is exactly what ``re`` reads:
 
-    * a run of single characters ending in a greedy repeat of one character set
-      (``\\d+``, ``[^\\s:]+``, ``\\d{1,3}``, ``x=\\S+``): the characters before it match
-      one way, its first match is its longest and nothing follows it in the group,
-      so the atomic group keeps that longest match; the possessive ``\\d++`` is the same;
+    * a run of single characters and lookarounds ending in a greedy repeat of one
+      character set (``\\d+``, ``[^\\s:]+``, ``\\d{1,3}``, ``x=\\S+``, ``(?!root)\\S+``):
+      what comes before it matches one way, its first match is its longest and
+      nothing follows it in the group, so the atomic group keeps that longest match;
+      the possessive ``\\d++`` is the same;
     * a sequence ending in ``.*(?:\\n.*)*`` (the rest of the text, line breaks and
       all): the greedy first try of that tail takes everything to the end of the
       text and, as it ends the group, is the one kept; ``(?s:.*)`` takes the same
-      text without a repeated group (possessive, bare, after single characters).
+      text without a repeated group (possessive and bare after a one-way start).
     """
-    items = _parsed(regexp)
+    items = list(sre_parse.parse(regexp).data)  # Lark compiled it: it parses
     if not items:
         return f"(?>{regexp})"
-    if (_is_greedy_char_repeat(items[-1]) and _single_chars(items[:-1])
+    if (_is_greedy_char_repeat(items[-1]) and _one_way(items[:-1])
             and regexp.endswith(("+", "*", "}"))):
         return regexp + "+"
     if _ends_with_rest_of_text(items):
         for tail in _TAIL_TEXTS:
             if regexp.endswith(tail):
                 head = regexp[:-len(tail)]
-                if _single_chars(items[:-2]):
+                if _one_way(items[:-2]):
                     return f"{head}(?s:.*+)"
                 return f"(?>{head}(?s:.*))"
     return f"(?>{regexp})"
 
 
-def _parsed(regexp: str) -> list[tuple[object, object]] | None:
-    """The top-level items of ``regexp``; ``None`` when unreadable or verbose (where the
-    text's end may be a comment, not the last item)."""
-    try:
-        parsed = sre_parse.parse(regexp)
-    except re.error:
-        return None
-    return None if parsed.state.flags & re.VERBOSE else list(parsed.data)
-
-
-def _single_chars(items: list[tuple[object, object]]) -> bool:
-    """Each of ``items`` matches one character, in one way."""
-    return all(op in _ONE_CHAR for op, _av in items)
+def _one_way(items: list[tuple[object, object]]) -> bool:
+    """Each of ``items`` matches in one way only: one character, an anchor or a lookaround
+    (which ``re`` never backtracks into)."""
+    return all(op in _ONE_WAY for op, _av in items)
 
 
 def _is_greedy_char_repeat(item: tuple[object, object]) -> bool:
