@@ -11,7 +11,6 @@ forms that avoid those costs and match the same text, with the same backtracking
 
 from __future__ import annotations
 
-import re
 import re._constants as C  # noqa: N812 -- the stdlib's own opcode table
 import re._parser as sre_parse
 
