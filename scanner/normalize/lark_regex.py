@@ -267,6 +267,7 @@ class _Way:
         return texts[0] if len(texts) == 1 else f"(?:{'|'.join(texts)})"
 
     def guards_against(self, name: str) -> bool:
+        """Whether a piece of the way is guarded against terminal ``name``."""
         return any(earlier == name for guard, _body in self.pieces for earlier, _re in guard)
 
     @property
@@ -281,6 +282,7 @@ class _Way:
 
 
 def _guard(guard: Guard, excluded: frozenset[str]) -> str:
+    """The negative lookahead over the guard's terminals but the ``excluded`` ones."""
     earlier = [regexp for name, regexp in guard if name not in excluded]
     return f"(?!{'|'.join(earlier)})" if earlier else ""
 
