@@ -182,6 +182,18 @@ _END: " ."
         ("c x .", ("three", {"x": "x"})),
         ("c x b", None),
     ]),
+    ("a literal after the longer literals it begins: Lark tries those first", r"""
+start: "ab" WORD -> short
+     | "abc" WORD -> long
+     | "abcd" -> longest
+WORD: /[a-z]+/
+""", [
+        ("abx", ("short", {"word": "x"})),
+        ("abcx", ("long", {"word": "x"})),
+        ("abcd", ("longest", {})),
+        ("abcdx", None),  # "abcd" is lexed, then nothing may follow
+        ("abc", None),
+    ]),
     ("an empty text and an optional-only grammar", r"""
 start: [WORD] -> maybe
 WORD: /\w+/

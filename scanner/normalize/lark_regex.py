@@ -249,7 +249,9 @@ class _Builder:
         return cached
 
 
-Guard = tuple[tuple[str, str], ...]  # (name, regex) of the terminals Lark tries first
+# (name, regex, tail) of the terminals Lark tries first; a tail is set when the terminal is a
+# literal extending the guarded literal: what follows it there (see _lexer_ways)
+Guard = tuple[tuple[str, str, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +265,12 @@ class _Way:
 
     def text(self, excluded: frozenset[str]) -> str:
         """The way's regex where the ``excluded`` terminals are known not to match."""
-        texts = [_guard(guard, excluded) + body for guard, body in self.pieces]
+        texts = [_guarded(guard, body, excluded) for guard, body in self.pieces]
         return texts[0] if len(texts) == 1 else f"(?:{'|'.join(texts)})"
 
     def guards_against(self, name: str) -> bool:
         """Whether a piece of the way is guarded against terminal ``name``."""
-        return any(earlier == name for guard, _body in self.pieces for earlier, _re in guard)
+        return any(earlier[0] == name for guard, _body in self.pieces for earlier in guard)
 
     @property
     def grouped(self) -> bool:
@@ -281,10 +283,16 @@ class _Way:
         return _Way(pieces, self.terminal)
 
 
-def _guard(guard: Guard, excluded: frozenset[str]) -> str:
-    """The negative lookahead over the guard's terminals but the ``excluded`` ones."""
-    earlier = [regexp for name, regexp in guard if name not in excluded]
-    return f"(?!{'|'.join(earlier)})" if earlier else ""
+def _guarded(guard: Guard, body: str, excluded: frozenset[str]) -> str:
+    """``body`` guarded by negative lookaheads over the guard's terminals but the
+    ``excluded`` ones: before it, and after it for the tails of longer literals."""
+    before = [regexp for name, regexp, tail in guard if name not in excluded and tail is None]
+    after = [tail for name, _re, tail in guard if name not in excluded and tail is not None]
+    return _none_of(before) + body + _none_of(after)
+
+
+def _none_of(regexps: list[str]) -> str:
+    return f"(?!{'|'.join(regexps)})" if regexps else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,13 +341,14 @@ def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, _Way]]:
     plain: set[str] = set()
     ignored: list[str] = []
     for i, term in enumerate(order):
-        guard = tuple((e.name, _regexp(e)) for e in order[:i] if may_overlap(e, term))
+        guard = tuple((e.name, _regexp(e), _tail(e, term))
+                      for e in order[:i] if may_overlap(e, term))
         body = _atomic(term)
         unless = getattr(lexer.callback.get(term.name), "scanner", None)
         if term.name in lexer.ignore_types:
             if unless is not None:
                 raise NotDerivable(f"ignored terminal {term.name} collides with a literal")
-            ignored.append(_guard(guard, frozenset()) + body)
+            ignored.append(_guarded(guard, body, frozenset()))
         elif unless is None:
             pieces.setdefault(term.name, []).append((guard, body))
             plain.add(term.name)
@@ -357,6 +366,20 @@ def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, _Way]]:
     loop = f"(?:{'|'.join(ignored)})*+" if ignored else ""
     return loop, {t: _Way(tuple(p), t if t in plain and len(p) == 1 else None)
                   for t, p in pieces.items()}
+
+
+def _tail(earlier: TerminalDef, term: TerminalDef) -> str | None:
+    """What follows literal ``term`` in an ``earlier`` literal that extends it, as a regex.
+
+    ``(?!LONG)LIT`` and ``LIT(?!TAIL)`` (``LONG`` being ``LIT`` then ``TAIL``) match the
+    same; the second starts with a literal, which ``re`` checks on the first character
+    before it tries the branch at all.
+    """
+    long, short = earlier.pattern, term.pattern
+    if (isinstance(long, PatternStr) and isinstance(short, PatternStr) and not long.flags
+            and not short.flags and long.value.startswith(short.value)):
+        return re.escape(long.value[len(short.value):])
+    return None
 
 
 def _atomic(term: TerminalDef) -> str:
