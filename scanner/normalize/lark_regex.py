@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from os.path import commonprefix
 from typing import Any, Callable
 
 from lark import Lark
@@ -258,10 +259,11 @@ Guard = tuple[tuple[str, str, str | None], ...]
 class _Way:
     """How one token type is lexed in one parser state: pieces, each a guard and the
     text after it; ``terminal`` names the terminal whose match alone decides a way of
-    one plain piece (no literal check)."""
+    one plain piece (no literal check), ``literal`` its text if it is a literal (no flags)."""
 
     pieces: tuple[tuple[Guard, str], ...]
     terminal: str | None
+    literal: str | None
 
     def text(self, excluded: frozenset[str]) -> str:
         """The way's regex where the ``excluded`` terminals are known not to match."""
@@ -280,7 +282,16 @@ class _Way:
     def renamed(self, name: Callable[[re.Match[str]], str]) -> _Way:
         """The way with its ``_REST_SLOT`` placeholders replaced by ``name(slot)``."""
         pieces = tuple((guard, _REST_SLOTS.sub(name, body)) for guard, body in self.pieces)
-        return _Way(pieces, self.terminal)
+        return _Way(pieces, self.terminal, self.literal)
+
+    def after_literal(self, excluded: frozenset[str]) -> str | None:
+        """When the way's regex starts with its literal: the regex after the literal."""
+        if self.literal is None:
+            return None
+        [(guard, _body)] = self.pieces
+        if any(tail is None and name not in excluded for name, _re, tail in guard):
+            return None
+        return _none_of([tail for name, _re, tail in guard if tail and name not in excluded])
 
 
 def _guarded(guard: Guard, body: str, excluded: frozenset[str]) -> str:
@@ -321,7 +332,8 @@ def _alternation(branches: list[_Branch], excluded: frozenset[str]) -> str:
     terminal does: then a later branch fails as before, by its own guard against that
     terminal or, when it has none, because the two cannot match at the same place.
     """
-    texts = []
+    texts: list[str | None] = []  # None: where the literal branches go
+    literals: list[tuple[str, str]] = []
     for i, branch in enumerate(branches):
         name = branch.way.terminal if branch.way and branch.group else None
         later = branches[i + 1:]
@@ -330,8 +342,34 @@ def _alternation(branches: list[_Branch], excluded: frozenset[str]) -> str:
             rest = _alternation(later, excluded | {name})
             texts.append(f"{token}(?({branch.group}){branch.rest}|{rest})")
             break
-        texts.append(branch.text(excluded))
-    return f"(?:{'|'.join(texts)})"
+        after = branch.way.after_literal(excluded) if branch.way and not branch.group else None
+        if after is None:
+            texts.append(branch.text(excluded))
+            continue
+        if not literals:
+            texts.append(None)
+        literals.append((branch.way.literal, after + branch.rest))  # type: ignore[union-attr]
+    return f"(?:{'|'.join(_by_prefix(literals) if t is None else t for t in texts)})"
+
+
+def _by_prefix(alternatives: list[tuple[str, str]]) -> str:
+    """Alternatives, each a literal and the regex after it, with the literals' shared
+    prefixes matched once: ``re`` tries a branch per first character, not per literal.
+
+    The node's branches exclude each other, so their order does not change what matches.
+    """
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for literal, rest in alternatives:
+        by_first.setdefault(literal[:1], []).append((literal, rest))
+    texts = []
+    for first, group in by_first.items():
+        if not first or len(group) == 1:
+            texts.extend(re.escape(literal) + rest for literal, rest in group)
+            continue
+        prefix = commonprefix([literal for literal, _rest in group])
+        texts.append(re.escape(prefix) + _by_prefix(
+            [(literal[len(prefix):], rest) for literal, rest in group]))
+    return texts[0] if len(texts) == 1 else f"(?:{'|'.join(texts)})"
 
 
 def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, _Way]]:
@@ -364,7 +402,10 @@ def _lexer_ways(lexer: BasicLexer) -> tuple[str, dict[str, _Way]]:
             pieces.setdefault(term.name, []).append(
                 (guard, f"{capture}{''.join(not_equal)}{body}"))
     loop = f"(?:{'|'.join(ignored)})*+" if ignored else ""
-    return loop, {t: _Way(tuple(p), t if t in plain and len(p) == 1 else None)
+    literals = {t.name: t.pattern.value for t in order
+                if isinstance(t.pattern, PatternStr) and not t.pattern.flags}
+    return loop, {t: _Way(tuple(p), t if t in plain and len(p) == 1 else None,
+                          literals.get(t) if t in plain and len(p) == 1 else None)
                   for t, p in pieces.items()}
 
 
