@@ -5,7 +5,7 @@ every grammar's fast parser twice: with this checkout's :mod:`scanner.normalize.
 and with ``OLD.py``, another version of that module (e.g. ``git show
 86790ea:scanner/normalize/lark_regex.py > /tmp/old.py``). Each grammar gets the lines and
 syslog messages it accepts among the given logs (as in ``bench/grammar_speed.py``;
-default ``fixtures/formats/*.log``; the first ``--lines`` distinct lines of them); both
+default ``fixtures/formats/*.log``; the first ``--lines`` distinct lines of each); both
 parsers must give the same (kind, fields) on every one. ``re.Pattern.match`` and ``FastParser.parse`` of
 both are then timed in turns (CPU time of this process, the least per chunk of
 ``CHUNK`` lines over ``--rounds`` rounds, summed: steady on a shared machine), and a
@@ -63,13 +63,14 @@ def main() -> None:
                         default=sorted((REPO / "fixtures" / "formats").glob("*.log")))
     parser.add_argument("--baseline", type=Path, required=True,
                         help="another version of scanner/normalize/lark_regex.py")
-    parser.add_argument("--lines", type=int, default=20_000, help="distinct log lines read")
+    parser.add_argument("--lines", type=int, default=10_000, help="distinct lines read per log")
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     baseline = load_module(args.baseline)
     grammars = {p.stem: load_grammar(p.stem) for p in sorted(grammars_dir().glob("*.lark"))}
     rows = []
-    for name, texts in samples(grammars, read_lines(args.logs)[:args.lines]).items():
+    lines = [line for log in args.logs for line in read_lines([log])[:args.lines]]
+    for name, texts in samples(grammars, lines).items():
         fast = grammars[name]._fast  # the derived parser is what is measured
         if fast is None or not texts:
             continue
