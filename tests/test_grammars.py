@@ -12,7 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import re
+import random
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -23,7 +23,6 @@ import pytest
 
 from scanner.errors import GrammarError
 from scanner.normalize.grammars import Grammar, load_grammar
-from scanner.normalize.lark_regex import uncaptured
 from scanner.resources import grammars_dir
 
 from conftest import FIXTURES
@@ -155,6 +154,46 @@ b: "y" | "y" "z"
         ("xyy", ("pair", {})),
         ("xyz", None),  # in the language, but the parser shifted "y" into `a`
     ]),
+    ("a captured token is tried once: once it matches, later terminals are not tried", r"""
+start: KEY "=" NUM -> pair
+     | WORD -> word
+     | NUM "/" WORD -> ratio
+KEY.2: /[a-z]+/
+NUM: /\d+/
+WORD: /\w+/
+""", [
+        ("abc=1", ("pair", {"key": "abc", "num": "1"})),
+        ("abc", None),  # KEY takes "abc", then "=" is missing: WORD is never tried
+        ("a1", None),
+        ("12/ab", ("ratio", {"num": "12", "word": "ab"})),
+        ("12", None),
+        ("_a1", ("word", {"word": "_a1"})),
+    ]),
+    ("outcomes whose last field is one token: its group or markers tell them", r"""
+start: "a " X -> one
+     | "a " X " b" -> two
+     | "c " X _END? -> three
+X: /\w+/
+_END: " ."
+""", [
+        ("a x", ("one", {"x": "x"})),
+        ("a x b", ("two", {"x": "x"})),
+        ("c x", ("three", {"x": "x"})),
+        ("c x .", ("three", {"x": "x"})),
+        ("c x b", None),
+    ]),
+    ("a literal after the longer literals it begins: Lark tries those first", r"""
+start: "ab" WORD -> short
+     | "abc" WORD -> long
+     | "abcd" -> longest
+WORD: /[a-z]+/
+""", [
+        ("abx", ("short", {"word": "x"})),
+        ("abcx", ("long", {"word": "x"})),
+        ("abcd", ("longest", {})),
+        ("abcdx", None),  # "abcd" is lexed, then nothing may follow
+        ("abc", None),
+    ]),
     ("an empty text and an optional-only grammar", r"""
 start: [WORD] -> maybe
 WORD: /\w+/
@@ -221,30 +260,6 @@ def test_underivable_grammars_fall_back_to_lark(case: str, source: str, reason: 
 def test_empty_matching_terminals_are_a_grammar_error(source: str) -> None:
     with pytest.raises(GrammarError, match="zero-width"):
         Grammar("empty", source)
-
-
-# (terminal regex, its non-capturing form, texts both must match alike)
-UNCAPTURED: list[tuple[str, str, list[str]]] = [
-    (r"a(b|c)?d", r"a(?:b|c)?d", ["ad", "abd", "acd", "aXd"]),
-    (r"\((\d+)\)", r"\((?:\d+)\)", ["(12)", "12", "()"]),
-    (r"[(]x(y)", r"[(]x(?:y)", ["(xy", "xy", "(x"]),
-    (r"[]()](z)", r"[]()](?:z)", ["]z", "(z", ")z", "z"]),
-    (r"[^]()]+(w)", r"[^]()]+(?:w)", ["abw", "a)w", "w"]),
-    (r"[\]()](v)", r"[\]()](?:v)", ["]v", "(v", "v"]),
-    (r"(?i:ab)(?=c)(?!d)(e)", r"(?i:ab)(?=c)(?!d)(?:e)", ["ABce", "abc", "abde"]),
-    (r"\S.*(\n.*)*", r"\S.*(?:\n.*)*", ["x y\nz", "\n"]),
-]
-
-
-@pytest.mark.parametrize(("regexp", "expected", "texts"), UNCAPTURED, ids=[u[0] for u in UNCAPTURED])
-def test_uncaptured_terminal_regex_matches_the_same_text(regexp: str, expected: str,
-                                                         texts: list[str]) -> None:
-    assert uncaptured(regexp) == expected
-    plain, bare = re.compile(regexp), re.compile(expected)
-    assert bare.groups == 0
-    for text in texts:
-        found, again = plain.match(text), bare.match(text)
-        assert (found and found.span()) == (again and again.span())
 
 
 # --- every repository grammar against Lark on real text ---------------------------
@@ -321,3 +336,53 @@ def test_repository_grammars_that_fall_back_say_why() -> None:
     assert all(fallbacks.values())
     for name, reason in fallbacks.items():
         warnings.warn(f"grammar {name} parses with Lark: {reason}", stacklevel=1)
+
+
+# --- near misses of real lines: each grammar's accepted lines, edited ---------------
+
+MUTATED_LINES_PER_GRAMMAR = 300  # accepted lines edited per grammar, spread over its lines
+EDITS_PER_LINE = 8
+# what token boundaries are made of in these logs, to break or fake a token's end
+_NOISE = (" ", "  ", ":", ": ", "[", "]", "[1]", "\n", "=", '"', "-", "0", "x", ";", ",", "(",
+          ")", "/", ".")
+
+
+def _edited(text: str, rnd: random.Random) -> str:
+    """``text`` with one seeded edit: a character dropped, doubled or replaced, noise
+    inserted, or the text cut; at a token boundary (a space or punctuation) half the time."""
+    bounds = [i for i, c in enumerate(text) if not c.isalnum()]
+    at = rnd.choice(bounds) if bounds and rnd.random() < 0.5 else rnd.randrange(len(text) + 1)
+    edit = rnd.randrange(5)
+    if edit == 0:
+        return text[:at] + text[at + 1:]
+    if edit == 1:
+        return text[:at + 1] + text[at:]
+    if edit == 2:
+        return text[:at] + rnd.choice(_NOISE) + text[at + 1:]
+    if edit == 3:
+        return text[:at] + rnd.choice(_NOISE) + text[at:]
+    return text[:at]
+
+
+def _near_misses(name: str, texts: tuple[str, ...]) -> tuple[str, ...]:
+    """Seeded edits of the texts grammar ``name`` accepts (as chosen by its fast path:
+    the comparison with Lark comes after), spread over them."""
+    grammar = load_grammar(name)
+    accepted = [text for text in texts if grammar.parse(text) is not None]
+    step = max(1, len(accepted) // MUTATED_LINES_PER_GRAMMAR)
+    rnd = random.Random(name)
+    return tuple(dict.fromkeys(_edited(text, rnd) for text in accepted[::step]
+                               for _ in range(EDITS_PER_LINE)))
+
+
+@pytest.mark.parametrize("name", GRAMMARS)
+def test_fast_path_equals_lark_on_edited_fixture_lines(name: str) -> None:
+    mismatches = _mismatches(name, _near_misses(name, _fixture_texts()))
+    assert not mismatches, "\n".join(mismatches[:10])
+
+
+@pytest.mark.parametrize("name", GRAMMARS)
+def test_fast_path_equals_lark_on_edited_corpus_lines(name: str, corpus: Path) -> None:
+    texts = _near_misses(name, _corpus_texts(corpus))
+    mismatches = _mismatches(name, texts)
+    assert not mismatches, "\n".join(mismatches[:10])
