@@ -1,21 +1,21 @@
-"""Match batches of events as Polars columns: candidate rows per rule, one expression per rule.
+"""Match batches of events as Polars columns: candidate rows per rule, one query for the rules.
 
 For each batch of events (each followed by its derived events, as the reference
 ``Worker`` sees them), in order:
 
-1. the literal prefilter runs on the column of the events' lower-cased
-   :func:`~scanner.match.matcher.event_text`, the texts the reference searches: one RE2
-   pass over the whole batch says which rules have any literal in it at all (the
-   others are skipped for the batch); each of those gets its candidate rows from
-   one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
-   text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ)
-   takes its candidates from the reference :meth:`Plan.candidates`, and so does
-   every row of a batch where many rules have literals (``costs.ROWS_PER_PASS``);
+1. the literal prefilter runs on the events' :func:`~scanner.match.matcher.event_text`,
+   the texts the reference searches: one RE2 pass over the whole batch says which
+   rules have any literal in it at all (the others are skipped for the batch), then
+   one Aho-Corasick pass (``str.extract_many``) finds every literal of those rules in
+   each lower-cased text, and a join gives each rule its candidate rows. A row whose
+   text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ) takes
+   its candidates from the reference :meth:`Plan.candidates`;
 2. a rule runs only on its candidate rows whose logsources its group applies to:
    its Polars expression (:mod:`scanner.columnar.expressions`) on the rows where
    every column it reads is plain, the reference code of that rule alone on the
    others, and on every row when it has no Polars form or fewer than
-   ``costs.MIN_ROWS`` candidate rows (where Polars' fixed cost is the larger);
+   ``costs.MIN_ROWS`` candidate rows (where Polars costs more than it saves). The
+   batch's Polars rules run in one query (one dispatch; Polars runs them in parallel);
 3. hits come out per event in the reference order (plan order of the rules).
 
 The verdicts, and so the hits, are those of :meth:`Plan.match` on
@@ -122,14 +122,13 @@ class _Batch:
         texts = list(map(event_text, self._events))
         joined = "\n".join(texts)
         required = {key: plan.required[key] for key in plan.candidates(joined) or ()}
-        if sum(found is not None for found in required.values()) * costs.ROWS_PER_PASS > len(texts):
-            return self._by_row(texts, range(len(texts)))
         if joined.isascii():
             plain, others = list(range(len(texts))), []
         else:  # rows whose lower-casing may differ (those not ASCII) take the reference's way
             plain = [row for row, text in enumerate(texts) if text.isascii()]
             others = [row for row, text in enumerate(texts) if not text.isascii()]
-        searched = {key: found for key, found in required.items() if found and "" not in found}
+        searched = {key: found for key, found in required.items()
+                    if found is not None and "" not in found}
         found = _literal_rows([texts[row] for row in plain] if others else texts, plain, searched)
         for key in required.keys() - searched.keys():  # no literal, or an empty one: every row
             found[key] = plain
