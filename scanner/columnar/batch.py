@@ -69,7 +69,7 @@ class BatchMatcher:
 
 
 class _Batch:
-    """One batch of events under one plan; a rule's candidate rows are held as a boolean mask."""
+    """One batch of events under one plan; a rule's rows are held as an ascending list."""
 
     def __init__(self, matcher: BatchMatcher, plan: Plan, events: list[Event]) -> None:
         self._matcher, self._plan, self._events = matcher, plan, events
@@ -96,7 +96,7 @@ class _Batch:
         plan, events, kept = self._plan, self._events, self._matcher._kept
         order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
         verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
-        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, fields kept
+        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, kept
         in_polars: dict[int, tuple[RuleExpr, list[int]]] = {}
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
@@ -117,7 +117,7 @@ class _Batch:
             yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
     def _candidates(self) -> dict[int, list[int]]:
-        """Per rule key, its candidate rows, ascending (the prefilter of :meth:`Plan.candidates`)."""
+        """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
         texts = list(map(event_text, self._events))
         joined = "\n".join(texts)
@@ -161,8 +161,8 @@ class _Batch:
             return {}
         names = sorted(set().union(*(rule.columns for rule, _ in rules.values())))
         size = len(self._events)
-        frame = pl.DataFrame([self._column(name) for name in names]
-                             + [_mask(size, rows).alias(f"\0{key}") for key, (_, rows) in rules.items()])
+        masks = [_mask(size, rows).alias(f"\0{key}") for key, (_, rows) in rules.items()]
+        frame = pl.DataFrame([self._column(name) for name in names] + masks)
         decided, found = [], []
         for key, (rule, _) in rules.items():
             candidate, safe, verdict = pl.col(f"\0{key}"), f"\0safe{key}", f"\0verdict{key}"
@@ -208,7 +208,7 @@ def _literal_rows(texts: list[str], rows: list[int],
                           schema={"literal": pl.String, "key": pl.Int64}, orient="row")
     frame = pl.DataFrame([pl.Series("text", texts, dtype=pl.String),
                           pl.Series("row", rows, dtype=pl.UInt32)])
-    every = sorted(set(owners["literal"]))
+    every = sorted(set().union(*literals.values()))
     found = (frame.lazy()
              .select("row", literal=pl.col("text").str.to_lowercase()
                      .str.extract_many(every, overlapping=True))
@@ -223,7 +223,8 @@ def _text(value: Any) -> str | None:
 
 def _strings(values: list[str | None]) -> pl.Series:
     """``values`` as a string column; a text with a lone surrogate (JSON ``\\ud800``), which
-    Arrow cannot hold, becomes :data:`NOT_PLAIN` (a value that sends its row to the reference code)."""
+    Arrow cannot hold, becomes :data:`NOT_PLAIN` (a value that sends its row to the reference
+    code)."""
     try:
         return pl.Series(values, dtype=pl.String)
     except UnicodeEncodeError:
