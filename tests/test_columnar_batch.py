@@ -105,3 +105,17 @@ def test_a_batch_of_one_logsource_without_any_literal_found(compiled: CompiledRu
     expected = list(event_hits(plan, {}, events))
     assert list(BatchMatcher(compiled, {}).hits(plan, events)) == expected
     assert {hit.rule.title for hit in expected} == {"case 4", "case 7"}
+
+
+def test_overlapping_literals_each_find_their_rule(tmp_path: Path) -> None:
+    """One Aho-Corasick pass reports every literal, also those overlapping another's match."""
+    keywords = ["password for ad", "for admin from", "admin from 10.", "min fr", "ssword"]
+    compiled = compile_rules(tmp_path, [{"kw": [f"*{k}*"], "condition": "kw"} for k in keywords])
+    texts = ["Failed password for admin from 10.0.0.1", "for admin from 10.", "passWORD FOR AD",
+             "nothing here", "admin from 10.9 and password for ad"]
+    events = [Event("auth.log", n, "syslog", (LogSource.from_dict(SSHD),), {"message": text}, text)
+              for n, text in enumerate(texts * 20, 1)]
+    plan = Matcher(compiled).plan([LogSource.from_dict(SSHD)])
+    expected = list(event_hits(plan, {}, events))
+    assert list(BatchMatcher(compiled, {}).hits(plan, events)) == expected
+    assert sum(hit.line == 1 for hit in expected) == len(keywords)
