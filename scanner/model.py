@@ -219,6 +219,7 @@ class Correlation:
 
 
 SortKey = tuple[float, str, int, str]  # Hit.sort_key: (instant, source, line, rule id)
+_new_tuple = tuple.__new__  # a named tuple made without its Python-level __new__ (Hit.reduced)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +249,8 @@ class Hit:
         no raw text and no logsources (all correlation reads of the hit of a rule that only
         feeds one), in the compact :class:`Reduced` form."""
         fields = event.fields
-        return Reduced(rule, event.timestamp, event.source, event.line,
-                       {k: fields[k] for k in names if k in fields})
+        return _new_tuple(Reduced, (rule, event.timestamp, event.source, event.line,
+                                    {k: fields[k] for k in names if k in fields}))
 
     def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
         # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
@@ -286,7 +287,7 @@ class Reduced(NamedTuple):
     def __reduce__(self) -> tuple[Callable[..., Reduced], tuple[Any, ...]]:
         # Made again by tuple.__new__ itself: a named tuple's default goes through the
         # Python-level __new__ the class defines, for each of the brute force's hits.
-        return tuple.__new__, (Reduced, tuple(self))
+        return _new_tuple, (Reduced, tuple(self))
 
 
 def _sort_key(ts: datetime | None, source: str, line: int, rule_id: str) -> SortKey:

@@ -49,12 +49,11 @@ def jsonl(engine: str, *argv: str) -> bytes:
 
 @pytest.fixture(autouse=True)
 def polars_on_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process the columnar engine takes candidates from the column, runs every
-    rule with a Polars form in Polars, however few its rows, and correlates in Polars however
-    few the hits (worker processes keep the thresholds that choose the reference code for
-    small work: ``scanner.columnar.costs``)."""
+    """In this process the columnar engine runs every rule with a Polars form in Polars,
+    however few its rows, and correlates in Polars however few the hits (worker processes
+    keep the thresholds that choose the reference code for small work:
+    ``scanner.columnar.costs``)."""
     monkeypatch.setattr(costs, "MIN_ROWS", 0)
-    monkeypatch.setattr(costs, "ROWS_PER_PASS", 0)
     monkeypatch.setattr(costs, "MIN_HITS", 0)
 
 

@@ -1,21 +1,21 @@
-"""Match batches of events as Polars columns: candidate rows per rule, one expression per rule.
+"""Match batches of events as Polars columns: candidate rows per rule, one query for the rules.
 
 For each batch of events (each followed by its derived events, as the reference
 ``Worker`` sees them), in order:
 
-1. the literal prefilter runs on the column of the events' lower-cased
-   :func:`~scanner.match.matcher.event_text`, the texts the reference searches: one RE2
-   pass over the whole batch says which rules have any literal in it at all (the
-   others are skipped for the batch); each of those gets its candidate rows from
-   one Aho-Corasick pass of its own literals (``str.contains_any``). A row whose
-   text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ)
-   takes its candidates from the reference :meth:`Plan.candidates`, and so does
-   every row of a batch where many rules have literals (``costs.ROWS_PER_PASS``);
+1. the literal prefilter runs on the events' :func:`~scanner.match.matcher.event_text`,
+   the texts the reference searches: one RE2 pass over the whole batch says which
+   rules have any literal in it at all (the others are skipped for the batch), then
+   one Aho-Corasick pass (``str.extract_many``) finds every literal of those rules in
+   each lower-cased text, and a join gives each rule its candidate rows. A row whose
+   text is not ASCII (where ``str.lower`` and Polars' lower-casing may differ) takes
+   its candidates from the reference :meth:`Plan.candidates`;
 2. a rule runs only on its candidate rows whose logsources its group applies to:
    its Polars expression (:mod:`scanner.columnar.expressions`) on the rows where
    every column it reads is plain, the reference code of that rule alone on the
    others, and on every row when it has no Polars form or fewer than
-   ``costs.MIN_ROWS`` candidate rows (where Polars' fixed cost is the larger);
+   ``costs.MIN_ROWS`` candidate rows (where Polars costs more than it saves). The
+   batch's Polars rules run in one query (one dispatch; Polars runs them in parallel);
 3. hits come out per event in the reference order (plan order of the rules).
 
 The verdicts, and so the hits, are those of :meth:`Plan.match` on
@@ -38,7 +38,6 @@ from scanner.rules.load import CompiledRules
 
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
 _PLAIN = frozenset({str, type(None)})  # the types of the values a column takes as they are
-NOT_ASCII = "\x80"  # stands for a search text Arrow cannot hold (its row's candidates: reference)
 
 
 class BatchMatcher:
@@ -70,22 +69,26 @@ class BatchMatcher:
 
 
 class _Batch:
-    """One batch of events under one plan; rows are held as ascending ``UInt32`` series."""
+    """One batch of events under one plan; a rule's rows are held as an ascending list."""
 
     def __init__(self, matcher: BatchMatcher, plan: Plan, events: list[Event]) -> None:
         self._matcher, self._plan, self._events = matcher, plan, events
         self._columns: dict[str, pl.Series] = {}
-        # each row's logsources, numbered (the events of a file share a few tuples)
-        by_identity: dict[int, int] = {}  # looked up first: no hashing of the tuples
+        # each row's logsources, numbered (the events of a file share a few tuples, in runs:
+        # the previous row's tuple is tried first, then by identity, hashing them last)
+        by_identity: dict[int, int] = {}
         by_value: dict[tuple[LogSource, ...], int] = {}
-        ids = []
+        ids: list[int] = []
+        last, number = None, 0
         for event in events:
             sources = event.logsources
-            number = by_identity.get(id(sources))
-            if number is None:
-                number = by_identity[id(sources)] = by_value.setdefault(sources, len(by_value))
+            if sources is not last:
+                last, known = sources, by_identity.get(id(sources))
+                if known is None:
+                    known = by_identity[id(sources)] = by_value.setdefault(sources, len(by_value))
+                number = known
             ids.append(number)
-        self._source_ids = pl.Series(ids, dtype=pl.UInt32)
+        self._source_ids = ids
         self._applies = [frozenset(rule.key for group in plan.groups_for(sources)
                                    for rule in group.rules) for sources in by_value]
 
@@ -93,43 +96,44 @@ class _Batch:
         plan, events, kept = self._plan, self._events, self._matcher._kept
         order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
         verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
-        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, fields kept
+        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, kept
+        in_polars: dict[int, tuple[RuleExpr, list[int]]] = {}
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
-            if len(rows):
-                place, info = order[key], plan.info(key)
-                verdicts += zip(self._evaluate(key, rows), repeat(place))
-                rules[place] = (info, kept.get(info.id))
+            if rows:
+                info = plan.info(key)
+                rules[order[key]] = (info, kept.get(info.id))
+                rule = self._matcher.expr(key) if len(rows) >= costs.MIN_ROWS else None
+                if rule is None:
+                    verdicts += zip(self._reference(key, rows), repeat(order[key]))
+                else:
+                    in_polars[key] = (rule, rows)
+        for key, rows in self._evaluate(in_polars).items():
+            verdicts += zip(rows, repeat(order[key]))
         verdicts.sort()
         for row, place in verdicts:
             event = events[row]
             rule, names = rules[place]
             yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
 
-    def _candidates(self) -> dict[int, pl.Series]:
+    def _candidates(self) -> dict[int, list[int]]:
         """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
         plan = self._plan
         texts = list(map(event_text, self._events))
         joined = "\n".join(texts)
-        present = plan.candidates(joined) or ()
-        if sum(plan.required[key] is not None for key in present) * costs.ROWS_PER_PASS > len(texts):
-            return _series(self._by_row(texts, range(len(texts))))
-        series = _strings(texts, NOT_ASCII)
-        lowered = series.str.to_lowercase()
-        ascii_rows = None if joined.isascii() else series.str.len_bytes() == series.str.len_chars()
-        everyone = (pl.int_range(len(texts), dtype=pl.UInt32, eager=True) if ascii_rows is None
-                    else ascii_rows.arg_true())
-        found: dict[int, pl.Series] = {}
-        for key in present:
-            literals = plan.required[key]
-            if literals is None:
-                found[key] = everyone
-                continue
-            holds = lowered.str.contains_any(sorted(literals))
-            found[key] = (holds if ascii_rows is None else holds & ascii_rows).arg_true()
-        if ascii_rows is not None:  # rows whose lower-casing may differ: those not ASCII
-            for key, extra in _series(self._by_row(texts, (~ascii_rows).arg_true())).items():
-                found[key] = pl.concat([found[key], extra]).sort() if key in found else extra
+        required = {key: plan.required[key] for key in plan.candidates(joined) or ()}
+        if joined.isascii():
+            plain, others = list(range(len(texts))), []
+        else:  # rows whose lower-casing may differ (those not ASCII) take the reference's way
+            plain = [row for row, text in enumerate(texts) if text.isascii()]
+            others = [row for row, text in enumerate(texts) if not text.isascii()]
+        searched = {key: found for key, found in required.items()
+                    if found is not None and "" not in found}
+        found = _literal_rows([texts[row] for row in plain] if others else texts, plain, searched)
+        for key in required.keys() - searched.keys():  # no literal, or an empty one: every row
+            found[key] = plain
+        for key, rows in self._by_row(texts, others).items():
+            found[key] = sorted(found.get(key, []) + rows)
         return found
 
     def _by_row(self, texts: list[str], rows: Iterable[int]) -> dict[int, list[int]]:
@@ -141,23 +145,33 @@ class _Batch:
                 found[key].append(row)
         return found
 
-    def _applicable(self, key: int, rows: pl.Series) -> pl.Series:
+    def _applicable(self, key: int, rows: list[int]) -> list[int]:
         """The ``rows`` whose events' logsources the group of rule ``key`` applies to."""
-        allowed = [number for number, keys in enumerate(self._applies) if key in keys]
+        allowed = {number for number, keys in enumerate(self._applies) if key in keys}
         if len(allowed) == len(self._applies):
             return rows
-        return rows.filter(self._source_ids.gather(rows).is_in(allowed))
+        ids = self._source_ids
+        return [row for row in rows if ids[row] in allowed]
 
-    def _evaluate(self, key: int, rows: pl.Series) -> list[int]:
-        """The ``rows`` on which rule ``key`` matches, ascending."""
-        rule = self._matcher.expr(key) if len(rows) >= costs.MIN_ROWS else None
-        if rule is None:
-            return self._reference(key, rows.to_list())
-        frame = pl.DataFrame([self._column(n) for n in sorted(rule.columns)])
-        verdicts = frame[rows].select(rule.safe, rule.expr).with_columns(row=rows)
-        unsafe = verdicts.filter(~pl.col("safe"))["row"].to_list()
-        hits = verdicts.filter(pl.col("safe") & pl.col("verdict"))["row"].to_list()
-        return sorted(hits + self._reference(key, unsafe))
+    def _evaluate(self, rules: dict[int, tuple[RuleExpr, list[int]]]) -> dict[int, list[int]]:
+        """Per key of ``rules``, the rows given with it on which it matches, ascending: all the
+        rules in one Polars query, the rows where a rule's expression is not exact by its
+        reference code."""
+        if not rules:
+            return {}
+        names = sorted(set().union(*(rule.columns for rule, _ in rules.values())))
+        size = len(self._events)
+        masks = [_mask(size, rows).alias(f"\0{key}") for key, (_, rows) in rules.items()]
+        frame = pl.DataFrame([self._column(name) for name in names] + masks)
+        decided, found = [], []
+        for key, (rule, _) in rules.items():
+            candidate, safe, verdict = pl.col(f"\0{key}"), f"\0safe{key}", f"\0verdict{key}"
+            decided += [(candidate & rule.safe).alias(safe), rule.expr.alias(verdict)]
+            found += [(pl.col(safe) & pl.col(verdict)).arg_true().implode(),
+                      (candidate & ~pl.col(safe)).arg_true().implode().alias(f"\0unsafe{key}")]
+        rows = frame.lazy().with_columns(decided).select(found).collect().row(0)
+        return {key: sorted(hits + self._reference(key, unsafe))
+                for key, hits, unsafe in zip(rules, rows[::2], rows[1::2])}
 
     def _reference(self, key: int, rows: list[int]) -> list[int]:
         function: RuleFunction = self._matcher._functions[key]
@@ -175,25 +189,46 @@ class _Batch:
                 values = [e.fields.get(name) for e in self._events]
                 if not _PLAIN.issuperset(map(type, values)):
                     values = [_text(v) for v in values]
-            column = self._columns[name] = _strings(values, NOT_PLAIN).alias(name)
+            column = self._columns[name] = _strings(values).alias(name)
         return column
 
 
-def _series(rows: dict[int, list[int]]) -> dict[int, pl.Series]:
-    return {key: pl.Series(found, dtype=pl.UInt32) for key, found in rows.items()}
+def _mask(size: int, rows: list[int]) -> pl.Series:
+    """The mask of ``size`` rows, true on ``rows``."""
+    return pl.Series([False] * size, dtype=pl.Boolean).scatter(rows, True)
+
+
+def _literal_rows(texts: list[str], rows: list[int],
+                  literals: dict[int, frozenset[str]]) -> dict[int, list[int]]:
+    """Per key of ``literals``, the ``rows`` (those of ``texts``, all ASCII) whose lower-cased
+    text holds one of its literals: one Aho-Corasick pass finds every literal in each text."""
+    if not literals:
+        return {}
+    owners = pl.DataFrame([(literal, key) for key, found in literals.items() for literal in found],
+                          schema={"literal": pl.String, "key": pl.Int64}, orient="row")
+    frame = pl.DataFrame([pl.Series("text", texts, dtype=pl.String),
+                          pl.Series("row", rows, dtype=pl.UInt32)])
+    every = sorted(set().union(*literals.values()))
+    found = (frame.lazy()
+             .select("row", literal=pl.col("text").str.to_lowercase()
+                     .str.extract_many(every, overlapping=True))
+             .explode("literal").join(owners.lazy(), on="literal")
+             .group_by("key").agg(pl.col("row").unique().sort()).collect())
+    return dict(zip(found["key"].to_list(), found["row"].to_list()))
 
 
 def _text(value: Any) -> str | None:
     return value if type(value) is str or value is None else NOT_PLAIN
 
 
-def _strings(values: list[str | None], stand_in: str) -> pl.Series:
+def _strings(values: list[str | None]) -> pl.Series:
     """``values`` as a string column; a text with a lone surrogate (JSON ``\\ud800``), which
-    Arrow cannot hold, becomes ``stand_in`` (a value that sends its row to the reference code)."""
+    Arrow cannot hold, becomes :data:`NOT_PLAIN` (a value that sends its row to the reference
+    code)."""
     try:
         return pl.Series(values, dtype=pl.String)
     except UnicodeEncodeError:
-        return pl.Series([v if v is None or _encodable(v) else stand_in for v in values],
+        return pl.Series([v if v is None or _encodable(v) else NOT_PLAIN for v in values],
                          dtype=pl.String)
 
 

@@ -8,16 +8,14 @@ never loads Polars.
 
 from __future__ import annotations
 
-# Below this many candidate rows a rule runs as reference code: a Polars expression costs
-# ~0.3 ms to dispatch, a simple rule's reference code ~0.35 µs a row (bench: 1024 rows 0.50 vs
-# 0.35 ms, 4096 rows 1.34 vs 1.56 ms on the brute-force auth.log). A batch of fewer events
-# can give no rule that many rows, so it is matched event by event, as the reference does.
+# Below this many candidate rows a rule runs as reference code. Each rule once cost its own
+# Polars query (~0.3 ms to dispatch, against ~0.35 µs a row of a simple rule's reference code);
+# a batch's rules now share one query, and the break-even stayed: the brute-force auth.log of
+# tree-100M matched in 0.40 / 0.37 / 0.35 / 0.34 / 0.34 / 0.35 s CPU with 64 / 256 / 512 / 1024
+# / 2048 / 4096 here (medians of 5, interleaved; worst-50M: flat within its noise from 512 to
+# 4096). A batch of fewer events can give no rule that many rows, so it is matched event by
+# event, as the reference does.
 MIN_ROWS = 2048
-
-# A batch takes its candidates from one RE2 pass per row (Plan.candidates) when more rules have
-# literals in it than it has rows / this: an Aho-Corasick pass per rule costs about that many
-# rows' RE2 passes.
-ROWS_PER_PASS = 64
 
 # Below this many hits the columnar engine correlates with the reference trackers (the same
 # hits): loading Polars costs the main process 0.13-0.24 s, and the columnar trackers save at

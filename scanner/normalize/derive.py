@@ -151,7 +151,11 @@ _derivers_of = ByIdentity(_derivers, limit=1024)
 def with_derived(events: Iterable[Event]) -> Iterator[Event]:
     """Each of ``events``, followed by the events :func:`derive` makes of it (asked only of
     events whose logsources a deriver reads)."""
+    last, derives = None, False
     for event in events:
         yield event
-        if _derivers_of(event.logsources):
+        if event.logsources is not last:  # events come in runs of one logsource tuple
+            last = event.logsources
+            derives = bool(_derivers_of(last))
+        if derives:
             yield from derive(event)
