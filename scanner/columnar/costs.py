@@ -17,8 +17,11 @@ from __future__ import annotations
 # event, as the reference does.
 MIN_ROWS = 2048
 
-# Below this many hits the columnar engine correlates with the reference trackers (the same
-# hits): loading Polars costs the main process 0.13-0.24 s, and the columnar trackers save at
-# most ~0.9 µs a hit (bench/correlate_speed.py: 3.97 vs 4.83 µs), about nothing more in a scan,
-# where reading the hits back dominates (select_hits CPU on worst-50M: 3.71 vs 3.59 s).
-MIN_HITS = 200_000
+# Below this many hits a correlation partition of the columnar engine runs the reference
+# trackers (the same hits). In a scan's key partitions, where a reference tracker skips the
+# partition check for a group it holds, they cost less: correlation CPU of the bench trees'
+# scans with 8 partitions, reference against columnar trackers, worst-50M (70 k hits a
+# partition) 3.5-4.2 against 5.2-6.0 s, tree-300M with 2 partitions (383 k) 5.4-5.6 against
+# 6.4-6.9 s, the 1 GB tree with 8 (170-485 k) 16.9 against 20.5 s; in one pass over worst-100M's
+# 1.1 M hits the columnar trackers are ahead, 8.6 against 9.3 s (2026-12-08, loaded VM).
+MIN_HITS = 1_000_000

@@ -61,13 +61,10 @@ def _columnar(hits: Iterable[Keyed], specs: Sequence[CorrelationSpec], problems:
 CORRELATORS: dict[str, Correlator] = {"reference": correlate_keyed, "columnar": _columnar}
 
 
-def correlator(engine: str, hits: int, parts: int = 1) -> Correlator:
-    """How ``engine`` correlates a partition of ``hits`` hits (of ``parts``): the columnar
-    engine takes the reference trackers (the same hits, sooner) when its process
-    correlates fewer than ``costs.MIN_HITS`` in all (a process takes about
-    :data:`PARTS_PER_SLOT` partitions in turn, and loads Polars once for them)."""
-    load = hits * min(parts, PARTS_PER_SLOT)
-    return CORRELATORS["reference" if load < costs.MIN_HITS else engine]
+def correlator(engine: str, hits: int) -> Correlator:
+    """How ``engine`` correlates ``hits`` hits: on fewer than ``costs.MIN_HITS``, the
+    columnar engine takes the reference trackers (the same hits, sooner)."""
+    return CORRELATORS["reference" if hits < costs.MIN_HITS else engine]
 
 
 _specs: Sequence[CorrelationSpec] = ()  # a helper process's correlations (set by _remember)
@@ -141,7 +138,7 @@ def correlate_part(hits: Runs, part: int, parts: int,
     ``problems`` (partition 0's are the ones reported)."""
     found = RunWriter()
     with collector_paused():  # a brute force's hits make no cycles to collect
-        found.extend_keyed(correlator(engine or _engine, len(hits), parts)(
+        found.extend_keyed(correlator(engine or _engine, len(hits))(
             hits.keyed(), _specs if specs is None else specs,
             Problems() if problems is None else problems,
             (part, parts) if parts > 1 else None))
