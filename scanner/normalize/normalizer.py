@@ -105,7 +105,9 @@ class RouteParser:
         self._combined: dict[tuple[str | None, tuple[LogSource, ...]], tuple[LogSource, ...]] = {}
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
-        """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``."""
+        """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``:
+        its program's grammars, its facility, its values decoded, its kind's constants added
+        and its null values dropped."""
         if fields is not None:
             kind, fields = self.route.records, dict(fields)
         elif self._parse_record is None:
@@ -120,7 +122,21 @@ class RouteParser:
             kind, logsources = self._route_program(kind, fields)
         if self._facilities:
             logsources = self._with_facility(fields.get("facility"), logsources)
-        return Parsed(kind, self._finish(kind, fields), logsources)
+        if self._decode:
+            fields = decode(self._decode, fields)
+        constants = self._kinds.get(kind)
+        if constants:
+            fields.update(constants)
+        nulls = self._nulls
+        if nulls:
+            try:
+                disjoint = nulls.isdisjoint(fields.values())
+            except TypeError:  # an unhashable value: look at each
+                disjoint = False
+            if not disjoint:
+                for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
+                    del fields[key]
+        return Parsed(kind, fields, logsources)
 
     def made_up(self) -> str | None:
         """The values a parse of a record that comes with fields may add that are no piece of
@@ -197,23 +213,6 @@ class RouteParser:
             self._programs[name] = found
         return found
 
-    def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """``fields`` decoded, with the constants of ``kind`` and without null values."""
-        if self._decode:
-            fields = decode(self._decode, fields)
-        constants = self._kinds.get(kind)
-        if constants:
-            fields.update(constants)
-        nulls = self._nulls
-        if nulls:
-            try:
-                disjoint = nulls.isdisjoint(fields.values())
-            except TypeError:  # an unhashable value: look at each
-                disjoint = False
-            if not disjoint:
-                for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
-                    del fields[key]
-        return fields
 
 
 class _Events:
@@ -233,8 +232,7 @@ class _Events:
         self._time_field = time.field if time else None
         self._no_time = (f"no {time.field} in record" if time
                          else f"format {self.route.format} has no time")
-        self._last_stamp = ""  # the text of the last year-less stamp read, and where the
-        self._last_at: tuple[int, int | None] = (0, None)  # tracker stood after it: year, month
+        self._last_stamp = ""  # the last year-less stamp read ("": none since the tracker moved)
         self._last_time: tuple[datetime | None, str | None] = (None, None)
         # The logsources of an event: the file's, then those its parse adds (worked out once
         # per tuple a parse adds, a route's own, long-lived).
@@ -250,12 +248,12 @@ class _Events:
     def _read_yearless(self, text: str) -> tuple[datetime | None, str | None]:
         """The time of a year-less stamp's text; one repeating the last one (lines logged in the
         same second) takes its time again while the year tracker stands where that one left it
-        (reading it again would give the same time and leave the tracker as it is)."""
-        tracker = self.tracker
-        if text == self._last_stamp and (tracker.year, tracker.month) == self._last_at:
+        (reading it again would give the same time and leave the tracker as it is). Only
+        :meth:`see_month` moves the tracker between reads, and it forgets the last stamp."""
+        if text == self._last_stamp:
             return self._last_time
         self._last_time = self._read_time(text)
-        self._last_stamp, self._last_at = text, (tracker.year, tracker.month)
+        self._last_stamp = text
         return self._last_time
 
     def see_year(self, text: str) -> None:
@@ -272,8 +270,9 @@ class _Events:
     def see_month(self, name: str) -> None:
         """Advance the year by the month name of a stamp (ignored when it names no month)."""
         month = MONTHS.get(name.lower())
-        if month is not None:
+        if month is not None and month != self.tracker.month:  # the same month moves nothing
             self.tracker.year_for(month)
+            self._last_stamp = ""
 
     def skip(self, text: str) -> None:
         """Count a record the prefilter skipped."""
