@@ -69,6 +69,9 @@ class Parsed(NamedTuple):
     logsources: tuple[LogSource, ...] = ()
 
 
+_new_parsed = tuple.__new__  # a Parsed of all three values without its Python-level __new__
+
+
 def chunked(route: Route) -> bool:
     """Whether files of ``route`` take the chunk path (and so may be read in parts)."""
     return route.records not in READERS and route.prefilter == "raw" and route.records in CHUNKED
@@ -136,7 +139,7 @@ class RouteParser:
             if not disjoint:
                 for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
                     del fields[key]
-        return Parsed(kind, fields, logsources)
+        return _new_parsed(Parsed, (kind, fields, logsources))
 
     def made_up(self) -> str | None:
         """The values a parse of a record that comes with fields may add that are no piece of
