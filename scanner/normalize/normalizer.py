@@ -132,13 +132,13 @@ class RouteParser:
             fields.update(constants)
         nulls = self._nulls
         if nulls:
-            try:
-                disjoint = nulls.isdisjoint(fields.values())
-            except TypeError:  # an unhashable value: look at each
-                disjoint = False
-            if not disjoint:
-                for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
-                    del fields[key]
+            try:  # every value hashable (text, numbers): none but text equals a null value
+                null_keys = ([] if nulls.isdisjoint(fields.values())
+                             else [k for k, v in fields.items() if v in nulls])
+            except TypeError:  # an unhashable value (a list): look at the text ones
+                null_keys = [k for k, v in fields.items() if isinstance(v, str) and v in nulls]
+            for key in null_keys:
+                del fields[key]
         return _new_parsed(Parsed, (kind, fields, logsources))
 
     def made_up(self) -> str | None:
