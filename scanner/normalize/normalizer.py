@@ -217,7 +217,6 @@ class RouteParser:
         return found
 
 
-
 class _Events:
     """Turns one file's records into events, keeping its counts and its year."""
 
