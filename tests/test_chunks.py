@@ -9,6 +9,7 @@ also compare with ``--no-prefilter`` (every rule on every event).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,8 +26,10 @@ from scanner.match.prefilter import LiteralFinder
 from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize import normalizer
 from scanner.normalize.derive import PROCESS_CREATION
-from scanner.normalize.normalizer import CHUNKED, normalize_chunks, normalize_lines
+from scanner.normalize.normalizer import CHUNKED, normalize_chunks, normalize_lines, record_begins
 from scanner.normalize.routes import Choice, load_routes
+from scanner.normalize.timestamps import parse_time
+from scanner.normalize.year import YearTracker
 from scanner.pipeline import Scan, UnitResult, Worker, WorkerOptions, plan_units
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import CompiledRules, load_rules
@@ -249,3 +252,56 @@ def test_no_finder_when_every_record_is_a_candidate(rules: CompiledRules) -> Non
     assert Matcher(rules, prefilter=False).plan(logsources).finder() is None
     plan = Matcher(rules).plan(logsources)  # without origins, some corpus rules have no literal
     assert plan.finder() is None and plan.candidates("nothing to see")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_repeated_stamps_read_as_in_file_order_on_the_chunk_path(tmp_path: Path, size: int) -> None:
+    """A stamp repeating the last one read takes its time again only while the year stands:
+    each event gets the time the stamps read in file order give (skipped lines of other
+    months included), when the year moves away and back (May, Jun, May) and across a
+    rollover, with continuation lines and chunk ends between the records."""
+    failed = " vps sshd[2]: Failed password for root from 203.0.113.9 port 4 ssh2\n"
+    skipped = " vps cron[1]: nothing a rule reads\n"
+    lines = [("May  1 10:00:00", failed), ("May  1 10:00:00", failed), ("Jun  1 00:00:00", skipped),
+             ("May  1 10:00:00", failed), ("Dec 31 23:59:59", failed),
+             ("Dec 31 23:59:59", failed + "  continued detail\n"), ("Jan  1 00:00:00", skipped),
+             ("Dec 31 23:59:59", failed), ("Dec 31 23:59:59", failed)]
+    path = tmp_path / "auth.log"
+    path.write_text("".join(stamp + rest for stamp, rest in lines))
+    file, choice = source_file(path), Choice(ROUTES["syslog"], (), "forced")
+    events = list(normalize_chunks(file, choice, iter_chunks(file, Problems(), size),
+                                   FileStats(file.source, "syslog"), LiteralFinder({"failed"}),
+                                   start_year=2023))
+    tracker = YearTracker(2023)
+    read = [(stamp, parse_time(stamp, "syslog", UTC, tracker.year_for)[0]) for stamp, _ in lines]
+    assert [e.timestamp for e in events] == [time for (_, rest), (_, time) in zip(lines, read)
+                                             if rest.startswith(failed)]
+    assert [e.timestamp.year for e in events] == [2023, 2023, 2023, 2023, 2023, 2024, 2024]
+    assert events[4].raw.endswith("continued detail")
+
+
+@pytest.mark.parametrize(("route", "line", "begins"), [
+    ("syslog", "Feb 11 10:00:00 vps app[1]: start", True),
+    ("syslog", "2024-02-11T10:00:00+00:00 vps app[1]: start", True),
+    ("syslog", "  detail", False),
+    ("syslog", "feb 11 10:00:00 lower-case month", False),
+    ("syslog", "", False),
+    ("syslog", " \t", False),
+    ("nginx_error", "2024/02/11 10:00:00 [error] 1#1: x", True),
+    ("nginx_error", "\tcontinued", False),
+    ("nginx_access", "", True),  # every line of a ``line`` route starts a record
+    ("nginx_access", "  indented", True),
+])
+def test_record_begins(route: str, line: str, begins: bool) -> None:
+    assert record_begins(ROUTES[route], line) is begins
+
+
+@pytest.mark.parametrize(("line", "begins"), [
+    ("text", True), ("  indented", False), ("\tindented", False), ("", False), ("   ", False),
+    ("\u3000ideographic space first", True), ("\u3000", False), ("\x0bvertical tab first", True),
+])
+def test_record_begins_without_record_start(line: str, begins: bool) -> None:
+    """A ``continued`` route without ``record_start``: a non-blank line not starting with a
+    space or tab begins a record (other white space first still begins one)."""
+    route = replace(ROUTES["syslog"], record_start=None)
+    assert record_begins(route, line) is begins

@@ -94,6 +94,8 @@ def test_null_values_are_dropped() -> None:
     ({"a": "-", "b": "x", "c": "-"}, {"b": "x"}),
     ({"a": ["-", "x"], "b": "-", "c": 3}, {"a": ["-", "x"], "c": 3}),  # a list is not a null
     ({"a": {"k": "-"}, "b": "y"}, {"a": {"k": "-"}, "b": "y"}),
+    ({"a": 0, "b": "-", "c": None, "d": 1.5, "e": True, "f": "x"},  # hashable, only text is null
+     {"a": 0, "c": None, "d": 1.5, "e": True, "f": "x"}),
     ({"a": "x"}, {"a": "x"}),
 ])
 def test_null_values_are_dropped_whatever_the_other_values(fields: dict[str, object],

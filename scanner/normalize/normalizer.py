@@ -57,6 +57,7 @@ CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 _UNSEEN = object()  # a program name not looked up yet
+_INDENT = ("", " ", "\t")  # a line's first character (none: empty) when it starts no record
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
 
@@ -68,6 +69,9 @@ class Parsed(NamedTuple):
     logsources: tuple[LogSource, ...] = ()
 
 
+_new_parsed = tuple.__new__  # a Parsed of all three values without its Python-level __new__
+
+
 def chunked(route: Route) -> bool:
     """Whether files of ``route`` take the chunk path (and so may be read in parts)."""
     return route.records not in READERS and route.prefilter == "raw" and route.records in CHUNKED
@@ -75,10 +79,18 @@ def chunked(route: Route) -> bool:
 
 def record_begins(route: Route, line: str) -> bool:
     """Whether ``line`` (one line's text, or its head) starts a record of ``route``."""
+    return begins_record(route)(line)
+
+
+def begins_record(route: Route) -> Callable[[str], bool]:
+    """:func:`record_begins` of ``route`` as a function of the line, its settings read once."""
     if route.records != "continued":
-        return True
+        return lambda line: True
     start = route.record_start
-    return bool(line.strip()) and bool(start.match(line) if start is not None else line[0] not in " \t")
+    if start is None:
+        return lambda line: line[:1] not in _INDENT and not line.isspace()
+    match = start.match
+    return lambda line: match(line) is not None and line != "" and not line.isspace()
 
 
 class RouteParser:
@@ -92,10 +104,13 @@ class RouteParser:
                 load_grammar(name)
         self._programs: dict[str, _ProgramParse | None] = {}  # by the program name as logged
         self._decode, self._kinds, self._nulls = route.decode, route.kinds, route.null_values
+        self._routed, self._facilities = bool(route.programs), bool(route.facilities)
         self._combined: dict[tuple[str | None, tuple[LogSource, ...]], tuple[LogSource, ...]] = {}
 
     def parse(self, text: str, fields: dict[str, Any] | None = None) -> Parsed | None:
-        """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``."""
+        """The parse of ``text`` (``fields`` when a record kind pre-parsed it), else ``None``:
+        its program's grammars, its facility, its values decoded, its kind's constants added
+        and its null values dropped."""
         if fields is not None:
             kind, fields = self.route.records, dict(fields)
         elif self._parse_record is None:
@@ -106,11 +121,25 @@ class RouteParser:
                 return None
             kind, fields = result  # the grammar's fields are a new dict of this parse
         logsources: tuple[LogSource, ...] = ()
-        if self.route.programs:
+        if self._routed:
             kind, logsources = self._route_program(kind, fields)
-        if self.route.facilities:
+        if self._facilities:
             logsources = self._with_facility(fields.get("facility"), logsources)
-        return Parsed(kind, self._finish(kind, fields), logsources)
+        if self._decode:
+            fields = decode(self._decode, fields)
+        constants = self._kinds.get(kind)
+        if constants:
+            fields.update(constants)
+        nulls = self._nulls
+        if nulls:
+            try:  # every value hashable (text, numbers): none but text equals a null value
+                null_keys = ([] if nulls.isdisjoint(fields.values())
+                             else [k for k, v in fields.items() if v in nulls])
+            except TypeError:  # an unhashable value (a list): look at the text ones
+                null_keys = [k for k, v in fields.items() if isinstance(v, str) and v in nulls]
+            for key in null_keys:
+                del fields[key]
+        return _new_parsed(Parsed, (kind, fields, logsources))
 
     def made_up(self) -> str | None:
         """The values a parse of a record that comes with fields may add that are no piece of
@@ -169,7 +198,11 @@ class RouteParser:
             result = parse(message)
             if result is not None:
                 kind, extra = result
-                _add_new(fields, extra)
+                if fields.keys().isdisjoint(extra):  # the usual case: one update
+                    fields.update(extra)
+                else:  # only the fields ``fields`` lacks, in ``extra``'s order
+                    for key, value in extra.items():
+                        fields.setdefault(key, value)
                 fields["event"] = kind
                 break
         return kind, logsources
@@ -182,18 +215,6 @@ class RouteParser:
         if len(self._programs) < MAX_PROGRAMS:
             self._programs[name] = found
         return found
-
-    def _finish(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-        if self._decode:
-            fields = decode(self._decode, fields)
-        constants = self._kinds.get(kind)
-        if constants:
-            fields.update(constants)
-        nulls = self._nulls
-        if nulls and not _disjoint(nulls, fields):
-            for key in [k for k, v in fields.items() if isinstance(v, str) and v in nulls]:
-                del fields[key]
-        return fields
 
 
 class _Events:
@@ -209,7 +230,11 @@ class _Events:
         time = self.route.time
         self.yearless = self.route.yearless
         self._read_time = time_reader(time.format if time else "", tz, self.tracker.year_for)
-        self._last_stamp: tuple[str, int, int | None] = ("", 0, None)  # text, tracker's year, month
+        self._read = self._read_yearless if self.yearless else self._read_time
+        self._time_field = time.field if time else None
+        self._no_time = (f"no {time.field} in record" if time
+                         else f"format {self.route.format} has no time")
+        self._last_stamp = ""  # the last year-less stamp read ("": none since the tracker moved)
         self._last_time: tuple[datetime | None, str | None] = (None, None)
         # The logsources of an event: the file's, then those its parse adds (worked out once
         # per tuple a parse adds, a route's own, long-lived).
@@ -218,23 +243,19 @@ class _Events:
 
     def _time(self, fields: dict[str, Any]) -> tuple[datetime | None, str | None]:
         """The time of a parsed record, its time field taken out of ``fields``."""
-        time = self.route.time
-        if time is None:
-            return None, f"format {self.route.format} has no time"
-        text = fields.pop(time.field, None)
-        if not text:
-            return None, f"no {time.field} in record"
-        return self._read_yearless(str(text)) if self.yearless else self._read_time(str(text))
+        name = self._time_field
+        text = None if name is None else fields.pop(name, None)
+        return self._read(str(text)) if text else (None, self._no_time)
 
     def _read_yearless(self, text: str) -> tuple[datetime | None, str | None]:
         """The time of a year-less stamp's text; one repeating the last one (lines logged in the
         same second) takes its time again while the year tracker stands where that one left it
-        (reading it again would give the same time and leave the tracker as it is)."""
-        tracker = self.tracker
-        if (text, tracker.year, tracker.month) == self._last_stamp:
+        (reading it again would give the same time and leave the tracker as it is). Only
+        :meth:`see_month` moves the tracker between reads, and it forgets the last stamp."""
+        if text == self._last_stamp:
             return self._last_time
         self._last_time = self._read_time(text)
-        self._last_stamp = (text, tracker.year, tracker.month)
+        self._last_stamp = text
         return self._last_time
 
     def see_year(self, text: str) -> None:
@@ -251,8 +272,9 @@ class _Events:
     def see_month(self, name: str) -> None:
         """Advance the year by the month name of a stamp (ignored when it names no month)."""
         month = MONTHS.get(name.lower())
-        if month is not None:
+        if month is not None and month != self.tracker.month:  # the same month moves nothing
             self.tracker.year_for(month)
+            self._last_stamp = ""
 
     def skip(self, text: str) -> None:
         """Count a record the prefilter skipped."""
@@ -275,9 +297,10 @@ class _Events:
             return Event(self.file.source, line, route.format, self.base_sources, {"message": text},
                          text, None, "record not parsed", parsed=False)
         stats.parsed += size
-        stamp, note = self._time(parsed.fields)
-        return Event(self.file.source, line, route.format, self._sources(parsed.logsources),
-                     parsed.fields, text, stamp, note)
+        _, fields, added = parsed
+        stamp, note = self._time(fields)
+        return Event(self.file.source, line, route.format, self._sources(added), fields, text,
+                     stamp, note)
 
     def of_records(self, records: Iterable[RecordTuple], wanted: Wanted | None,
                    early: LiteralFinder | None = None) -> Iterator[Event]:
@@ -359,6 +382,7 @@ class _Units:
     def __init__(self, route: Route, events: _Events, finder: LiteralFinder) -> None:
         self._route, self._events, self._finder = route, events, finder
         self._grouped = route.records == "continued"
+        self._begins = begins_record(route)
         start = route.record_start
         self._lookahead = f"(?=(?:{start.pattern}))" if self._grouped and start is not None else ""
         self._first_month = re.compile(f"{self._lookahead}{STAMP_MONTH.pattern}")
@@ -369,7 +393,7 @@ class _Units:
 
     def begins(self, text: str, pos: int) -> bool:
         """Whether the line at ``pos`` starts a group of ``continued`` lines."""
-        return record_begins(self._route, text[pos:text.find("\n", pos)])
+        return self._begins(text[pos:text.find("\n", pos)])
 
     def last_start(self, text: str) -> int:
         """Where the last group of ``text`` starts (0: none after the first line); its end for ``line``."""
@@ -389,16 +413,19 @@ class _Units:
             if start != begun:
                 while start > 0 and not self.begins(text, start):
                     start = text.rfind("\n", 0, start - 1) + 1
-            while end < len(text) and not self.begins(text, end):
-                end = text.find("\n", end) + 1
+            begins, size = self._begins, len(text)
+            while end < size:
+                eol = text.find("\n", end)
+                if begins(text[end:eol]):
+                    break
+                end = eol + 1
         return start, end
 
     def _see_months(self, text: str, start: int, end: int) -> None:
-        """Advance the year by the stamps of the records in ``text[start:end]`` (``start``: a
-        line start); only a stamp in another month than the last one costs Python work."""
+        """Advance the year (of a year-less route) by the stamps of the records in
+        ``text[start:end]`` (``start``: a line start); only a stamp in another month than the
+        last one costs Python work."""
         events = self._events
-        if not events.yearless:
-            return
         first = self._first_month.match(text, start, end)
         if first is not None:
             events.see_month(first.group("month"))
@@ -416,15 +443,17 @@ class _Units:
             yield from self._events.of_records(_records(self._route, numbered), self.wanted)
             return
         data = lowered.encode("utf-8", "surrogatepass")
-        events, next_at = self._events, self._finder.next_at
+        events, next_at, group = self._events, self._finder.next_at, self._group
+        yearless, see_year, event_of = events.yearless, events.see_year, events.event
         narrow = len(data) == len(text)
         byte, char = 0, 0  # the same offset in data and in text
         done, line = 0, first  # text before ``done`` is handled; ``line`` is the number at ``done``
         while (found := next_at(data, byte)) >= 0:
             pos = found if narrow else char + len(data[byte:found].decode("utf-8", "surrogatepass"))
-            start, end = self._group(text, pos, done)
+            start, end = group(text, pos, done)
             if start > done:
-                self._see_months(text, done, start)
+                if yearless:
+                    self._see_months(text, done, start)
                 line += text.count("\n", done, start)
             record = text[start:end - 1]
             if "\n" in record or not record or record.isspace():  # several lines (or a blank one)
@@ -435,14 +464,16 @@ class _Units:
                 yield from events.of_records(records, None if sure else self.wanted)
                 line += text.count("\n", start, end)
             else:  # the line holding the literal is a record of its own
-                events.see_year(record)
-                event = events.event(line, record, None, None)
+                if yearless:
+                    see_year(record)
+                event = event_of(line, record, None, None)
                 if event is not None:  # always, without ``wanted``
                     yield event
                 line += 1
             byte = end if narrow else found + len(lowered[pos:end].encode("utf-8", "surrogatepass"))
             char = done = end
-        self._see_months(text, done, len(text))
+        if yearless:
+            self._see_months(text, done, len(text))
 
 
 class _LineCounter:
@@ -542,23 +573,6 @@ def _journal_events(file: SourceFile, choice: Choice, problems: Problems, stats:
 
 def _records(route: Route, lines: Iterable[tuple[int, str]]) -> Iterator[RecordTuple]:
     return ((r.line, r.text, r.fields) for r in assemble(route.records, lines, route.record_start))
-
-
-def _disjoint(nulls: frozenset[str], fields: dict[str, Any]) -> bool:
-    """Whether no field value is one of ``nulls`` (``False`` when unsure: a value is unhashable)."""
-    try:
-        return nulls.isdisjoint(fields.values())
-    except TypeError:
-        return False
-
-
-def _add_new(fields: dict[str, Any], extra: dict[str, Any]) -> None:
-    """Add the fields of ``extra`` that ``fields`` lacks (in ``extra``'s order)."""
-    if fields.keys().isdisjoint(extra):  # the usual case: one update
-        fields.update(extra)
-        return
-    for key, value in extra.items():
-        fields.setdefault(key, value)
 
 
 @lru_cache(maxsize=256)

@@ -86,15 +86,16 @@ def time_reader(fmt: str, tz: tzinfo, year_of: YearOf | None = None) -> Callable
 
     if fmt not in ("iso8601", "syslog"):
         return read
+    syslog = fmt == "syslog"
 
     def read_iso(text: str) -> TimeResult:
-        if fmt == "syslog" and not text[:1].isdigit():
+        if syslog and not text[:1].isdigit():
             return read(text)
         try:
             stamp = datetime.fromisoformat(text)
         except (ValueError, OverflowError, OSError):
             return read(text)
-        return _aware(stamp, tz), None
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)), None  # _aware, inline
 
     return read_iso
 
