@@ -378,11 +378,11 @@ def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
     once more here."""
     config = scan.config
     specs, parts = compiled.correlations, hits.parts
-    mine, theirs = shares(parts, executor.slots)
+    mine, *theirs = shares(parts, executor.slots)
     with executor.helpers(parts, specs, theirs) as others:
         found = [correlate_part(parts[part], part, len(parts), specs, config.engine,
                                 scan.problems if part == 0 else None) for part in mine]
-        found += [future.result() for future in others]
+        found += [runs for share in others for runs in share.result()]
     base = hits.shown
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()

@@ -84,44 +84,53 @@ def partitions(specs: Sequence[CorrelationSpec], slots: int) -> int:
     return parts
 
 
-def shares(parts: Sequence[Runs], slots: int) -> tuple[list[int], list[int]]:
-    """The partitions the main process correlates, partition 0 among them, and those left
-    to ``slots - 1`` helpers, largest first. With fewer than :data:`PARTITION_HITS` hits a
-    slot, helpers do not pay: all are the main process's. Else each partition, largest
-    first, goes to the slot with the fewest hits so far (ties: the first), and the main
-    process takes the slot holding partition 0."""
+def shares(parts: Sequence[Runs], slots: int) -> list[list[int]]:
+    """The partitions each process correlates, largest first: the main process's share,
+    which holds partition 0, then one share a helper. With fewer than
+    :data:`PARTITION_HITS` hits a slot, helpers do not pay: all are the main process's.
+    Else each partition, largest first, goes to the slot with the fewest hits so far
+    (ties: the first), and the main process takes the slot holding partition 0."""
     sizes = list(map(len, parts))
     used = min(slots, len(parts))
-    if used < 2 or sum(sizes) < PARTITION_HITS * used:
-        return list(range(len(parts))), []
     order = sorted(range(len(parts)), key=lambda part: (-sizes[part], part))
+    if used < 2 or sum(sizes) < PARTITION_HITS * used:
+        return [order]
     loads, slot_of = [0] * used, [0] * len(parts)
     for part in order:
         slot_of[part] = slot = loads.index(min(loads))
         loads[slot] += sizes[part]
-    return ([part for part in range(len(parts)) if slot_of[part] == slot_of[0]],
-            [part for part in order if slot_of[part] != slot_of[0]])
+    main = slot_of[0]
+    return [[part for part in order if slot_of[part] == slot]
+            for slot in (main, *(s for s in range(used) if s != main))]
 
 
 @contextmanager
-def helpers(parts: Sequence[Runs], specs: Sequence[CorrelationSpec], which: Sequence[int],
-            slots: int, engine: str = "reference") -> Iterator[list[Future[Runs]]]:
-    """The partitions ``which`` of the correlation by ``engine``, each of its own hits
-    ``parts[p]``, running in up to ``slots - 1`` worker processes during the block (none
-    when ``which`` is empty), started as :func:`~scanner.hitruns.pool_context` says for
-    ``engine``."""
-    if not which:
+def helpers(parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
+            theirs: Sequence[Sequence[int]], engine: str = "reference"
+            ) -> Iterator[list[Future[list[Runs]]]]:
+    """The correlation by ``engine`` of each share of partitions in ``theirs`` (each
+    partition ``p`` of its own hits ``parts[p]``), one worker process a share, running
+    during the block, started as :func:`~scanner.hitruns.pool_context` says for
+    ``engine``. A share is one task: the main process, busy with its own share, would
+    hand a helper its next partition late."""
+    if not theirs:
         yield []
         return
-    with ProcessPoolExecutor(max_workers=min(slots - 1, len(which)),
-                             mp_context=pool_context(engine), initializer=init_process,
+    with ProcessPoolExecutor(max_workers=len(theirs), mp_context=pool_context(engine),
+                             initializer=init_process,
                              initargs=(spill_directory(), _remember, specs, engine)) as pool:
-        futures = [pool.submit(correlate_part, parts[part], part, len(parts)) for part in which]
+        futures = [pool.submit(_correlate_share, [parts[part] for part in share], share,
+                               len(parts)) for share in theirs]
         try:
             yield futures
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _correlate_share(hits: Sequence[Runs], share: Sequence[int], parts: int) -> list[Runs]:
+    """The correlation hits of each partition of ``share``, of its ``hits``, in a helper."""
+    return [correlate_part(runs, part, parts) for runs, part in zip(hits, share)]
 
 
 def _remember(specs: Sequence[CorrelationSpec], engine: str) -> None:

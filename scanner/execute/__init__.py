@@ -47,15 +47,16 @@ class Executor(Protocol):
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]: ...
 
     def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
-                which: Sequence[int]) -> ContextManager[list[PartResult]]:
-        """The correlation partitions ``which``, each of its hits ``parts[p]``, by the
-        scan's engine running during the block (:func:`scanner.correlate.partition.helpers`)."""
+                theirs: Sequence[Sequence[int]]) -> ContextManager[list[PartResult]]:
+        """The correlation partitions of each share in ``theirs``, each of its hits
+        ``parts[p]``, by the scan's engine running during the block
+        (:func:`scanner.correlate.partition.helpers`)."""
 
 
 class PartResult(Protocol):
-    """A correlation partition being computed: its hits when done."""
+    """A share of correlation partitions being computed: their hits when done."""
 
-    def result(self) -> Runs: ...
+    def result(self) -> list[Runs]: ...
 
 
 @contextmanager

@@ -221,6 +221,16 @@ class _RemotePart:
                                   self.executor.engine)
 
 
+@dataclass(frozen=True, slots=True)
+class _RemoteShare:
+    """The partitions of one share, each a task on the worker the share went to."""
+
+    parts: list[_RemotePart]
+
+    def result(self) -> list[Runs]:
+        return [part.result() for part in self.parts]
+
+
 class ClusterExecutor:
     """Scans units as tasks of the Dask cluster ``client`` is connected to."""
 
@@ -277,26 +287,28 @@ class ClusterExecutor:
 
     @contextmanager
     def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
-                which: Sequence[int]) -> Iterator[list[_RemotePart]]:
-        """The correlation partitions ``which``, each of its hits ``parts[p]``, as tasks
-        dealt round the workers during the block; the hits are uploaded meanwhile,
-        :data:`FETCH_BYTES` at a time (:meth:`_correlate`)."""
-        if not which:
+                theirs: Sequence[Sequence[int]]) -> Iterator[list[_RemoteShare]]:
+        """The correlation partitions of each share in ``theirs``, each of its hits
+        ``parts[p]``, as tasks on the worker the share is dealt to during the block; the
+        hits are uploaded meanwhile, :data:`FETCH_BYTES` at a time (:meth:`_correlate`)."""
+        if not theirs:
             yield []
             return
         workers = sorted(self.client.scheduler_info()["workers"])
         held: list[Future] = []
+        dealt = [(workers[n % len(workers)], part) for n, share in enumerate(theirs)
+                 for part in share]
         with concurrent.futures.ThreadPoolExecutor(1) as uploader:
-            tasks = [uploader.submit(self._correlate, workers[n % len(workers)], parts[part],
-                                     specs, part, len(parts), held)
-                     for n, part in enumerate(which)]
+            tasks = {part: uploader.submit(self._correlate, address, parts[part], specs, part,
+                                           len(parts), held) for address, part in dealt}
             try:
-                yield [_RemotePart(self, task, parts[part], specs, part, len(parts))
-                       for part, task in zip(which, tasks)]
+                yield [_RemoteShare([_RemotePart(self, tasks[part], parts[part], specs, part,
+                                                 len(parts)) for part in share])
+                       for share in theirs]
             finally:
-                for task in tasks:
+                for task in tasks.values():
                     task.cancel()
-                concurrent.futures.wait(tasks)
+                concurrent.futures.wait(tasks.values())
                 self.client.cancel(held)
 
     def _correlate(self, address: str, hits: Runs, specs: Sequence[CorrelationSpec],

@@ -47,9 +47,9 @@ class LocalExecutor:
         self.retried = 0  # a pool process that dies ends the scan: nothing is retried
 
     def helpers(self, parts: Sequence[Runs], specs: Sequence[CorrelationSpec],
-                which: Sequence[int]) -> ContextManager[list[Future[Runs]]]:
+                theirs: Sequence[Sequence[int]]) -> ContextManager[list[Future[list[Runs]]]]:
         """Correlation partitions in processes of their own (scanner.correlate.partition)."""
-        return helpers(parts, specs, which, self.slots, self.engine)
+        return helpers(parts, specs, theirs, self.engine)
 
     def run_units(self, units: Sequence[WorkUnit], make: WorkerFactory,
                   progress: Progress) -> Iterator[tuple[int, UnitResult]]:
