@@ -54,7 +54,7 @@ from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, S
                            level_rank)
 from scanner.normalize.year_plan import Mapper, plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
-from scanner.normalize.normalizer import MAX_SAMPLES, chunked, normalize_file, record_begins
+from scanner.normalize.normalizer import MAX_SAMPLES, begins_record, chunked, normalize_file
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
                                      route_file)
 from scanner.report.context import Evidence, ReportContext
@@ -300,7 +300,7 @@ def file_parts(file: SourceFile, choice: Choice, count: int) -> list[ByteRange]:
     starts (one, whole, when it cannot be read)."""
     route = choice.route
     try:
-        return split_ranges(file, -(-file.size // count), lambda line: record_begins(route, line))
+        return split_ranges(file, -(-file.size // count), begins_record(route))
     except OSError:  # scanned whole, whose read reports the trouble
         return [WHOLE]
 

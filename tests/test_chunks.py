@@ -26,7 +26,7 @@ from scanner.match.prefilter import LiteralFinder
 from scanner.model import Event, FileStats, SourceFile
 from scanner.normalize import normalizer
 from scanner.normalize.derive import PROCESS_CREATION
-from scanner.normalize.normalizer import CHUNKED, normalize_chunks, normalize_lines, record_begins
+from scanner.normalize.normalizer import CHUNKED, normalize_chunks, normalize_lines, begins_record
 from scanner.normalize.routes import Choice, load_routes
 from scanner.normalize.timestamps import parse_time
 from scanner.normalize.year import YearTracker
@@ -293,7 +293,7 @@ def test_repeated_stamps_read_as_in_file_order_on_the_chunk_path(tmp_path: Path,
     ("nginx_access", "  indented", True),
 ])
 def test_record_begins(route: str, line: str, begins: bool) -> None:
-    assert record_begins(ROUTES[route], line) is begins
+    assert begins_record(ROUTES[route])(line) is begins
 
 
 @pytest.mark.parametrize(("line", "begins"), [
@@ -304,4 +304,4 @@ def test_record_begins_without_record_start(line: str, begins: bool) -> None:
     """A ``continued`` route without ``record_start``: a non-blank line not starting with a
     space or tab begins a record (other white space first still begins one)."""
     route = replace(ROUTES["syslog"], record_start=None)
-    assert record_begins(route, line) is begins
+    assert begins_record(route)(line) is begins

@@ -22,7 +22,7 @@ import pytest
 from scanner import pipeline
 from scanner.cli import build_parser, main
 from scanner.config import scan_config
-from scanner.normalize.normalizer import record_begins
+from scanner.normalize.normalizer import begins_record
 from scanner.pipeline import Scan, plan_units
 from scanner.sources.open import merge_part_problems
 from scanner.errors import Location, Problem
@@ -195,7 +195,7 @@ def test_parts_start_at_records_with_absolute_line_numbers(name: str, small_spli
         start = unit.span.start
         head = data[start:data.index(b"\n", start)].decode()
         assert start == 0 or data[start - 1:start] == b"\n"
-        assert record_begins(unit.choice.route, head)
+        assert begins_record(unit.choice.route)(head)
         assert unit.span.first_line == 1 + data[:start].count(b"\n")
 
 

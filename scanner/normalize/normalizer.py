@@ -16,7 +16,7 @@ Given the finder, journal entries are skipped before parsing too, by their text 
 values (:meth:`RouteParser.early_text`), skipping exactly the entries the check
 after parsing would.
 A plain file may be normalized a byte range (a part) at a time: line numbers stay
-absolute; :func:`chunked` and :func:`record_begins` say where a route's files may be cut.
+absolute; :func:`chunked` and :func:`begins_record` say where a route's files may be cut.
 Streams: memory does not grow with the file. Knows nothing of Sigma rules.
 """
 
@@ -77,13 +77,9 @@ def chunked(route: Route) -> bool:
     return route.records not in READERS and route.prefilter == "raw" and route.records in CHUNKED
 
 
-def record_begins(route: Route, line: str) -> bool:
-    """Whether ``line`` (one line's text, or its head) starts a record of ``route``."""
-    return begins_record(route)(line)
-
-
 def begins_record(route: Route) -> Callable[[str], bool]:
-    """:func:`record_begins` of ``route`` as a function of the line, its settings read once."""
+    """Whether a line (one line's text, or its head) starts a record of ``route``, as a
+    function of the line, the route's settings read once."""
     if route.records != "continued":
         return lambda line: True
     start = route.record_start

@@ -95,7 +95,7 @@ def time_reader(fmt: str, tz: tzinfo, year_of: YearOf | None = None) -> Callable
             stamp = datetime.fromisoformat(text)
         except (ValueError, OverflowError, OSError):
             return read(text)
-        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=tz)), None  # _aware, inline
+        return _aware(stamp, tz), None
 
     return read_iso
 
