@@ -2,9 +2,10 @@
 
 A :class:`RunWriter` takes hits in any order and holds at most :data:`BATCH_HITS` of them,
 or, when several writers share a :class:`Budget`, at most the budget's hits all together
-(reaching it, the writer holding the most spills); each hit travels with its ``Hit.sort_key``, computed once when it is added (a
-``model.Keyed`` pair), so no later sort or merge calls it again. Each full batch is sorted
-(stably) by key and written as one run, a file of its own in the spill directory.
+(reaching it, the writer holding the most spills); each hit travels with its
+``Hit.sort_key``, computed once when it is added (a ``model.Keyed`` pair), so no later sort
+or merge calls it again. Each batch spilled is sorted (stably) by key and written as one
+run, a file of its own in the spill directory.
 :meth:`RunWriter.close` returns :class:`Runs`, the runs on disk plus the sorted in-memory
 tail: small, picklable handles, so a worker process returns them instead of its hits, and
 a small result never touches the disk. Iterating ``Runs`` (or :meth:`Runs.keyed`, for the
