@@ -1,9 +1,11 @@
 """Hits in sorted runs: bounded memory, spilled to a private temp directory past a bound.
 
-A :class:`RunWriter` takes hits in any order and holds at most :data:`BATCH_HITS` of them;
-each hit travels with its ``Hit.sort_key``, computed once when it is added (a
-``model.Keyed`` pair), so no later sort or merge calls it again. Each full batch is sorted
-(stably) by key and written as one run, a file of its own in the spill directory.
+A :class:`RunWriter` takes hits in any order and holds at most :data:`BATCH_HITS` of them,
+or, when several writers share a :class:`Budget`, at most the budget's hits all together
+(reaching it, the writer holding the most spills); each hit travels with its
+``Hit.sort_key``, computed once when it is added (a ``model.Keyed`` pair), so no later sort
+or merge calls it again. Each batch spilled is sorted (stably) by key and written as one
+run, a file of its own in the spill directory.
 :meth:`RunWriter.close` returns :class:`Runs`, the runs on disk plus the sorted in-memory
 tail: small, picklable handles, so a worker process returns them instead of its hits, and
 a small result never touches the disk. Iterating ``Runs`` (or :meth:`Runs.keyed`, for the
@@ -54,9 +56,10 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequenc
 from scanner.errors import LogsigmaError, Location
 from scanner.model import AnyHit, Hit, Keyed, Reduced, RuleInfo
 
-BATCH_HITS = 5_000  # hits a writer holds before it spills a run
+BATCH_HITS = 5_000  # hits a writer of its own holds before it spills a run
 FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
 FRAME_CHARS = 1 << 16  # raw text per pickle frame, about: long lines make shorter frames
+CONTRIBUTOR_CHARS = 32  # what each listed contributor of a correlation hit counts as raw text
 MAX_RUNS = 128  # runs a writer keeps before merging some (a merge opens them all at once)
 ORPHAN_SECONDS = 60.0  # a younger unlocked spill directory may be one whose scan is starting
 
@@ -196,24 +199,48 @@ class Runs:
                              (iter([self.memory]), 1)])
 
 
-class RunWriter:
-    """Collects hits in bounded memory; :meth:`close` gives them back as :class:`Runs`."""
+@dataclass(eq=False, slots=True)
+class Budget:
+    """The hits the batches of ``writers`` hold together at most: once they hold ``limit``,
+    the writer holding the most spills its batch as a run. A writer made without one has a
+    budget of its own of :data:`BATCH_HITS`."""
 
-    def __init__(self) -> None:
+    limit: int
+    writers: list[RunWriter] = field(default_factory=list)
+    held: int = 0
+
+    def spill(self) -> None:
+        """Spill the largest batch."""
+        max(self.writers, key=RunWriter.held)._spill()
+
+
+class RunWriter:
+    """Collects hits in bounded memory (its :class:`Budget`); :meth:`close` gives them back
+    as :class:`Runs`."""
+
+    def __init__(self, budget: Budget | None = None) -> None:
         self._directory = _directory
+        self._budget = Budget(BATCH_HITS) if budget is None else budget
+        self._budget.writers.append(self)
         self._batch: list[Keyed] = []
         self._disk: list[Run] = []
         self._count = 0
+
+    def held(self) -> int:
+        """How many hits this writer holds in memory."""
+        return len(self._batch)
 
     def append(self, hit: AnyHit) -> None:
         """Add a hit."""
         self.append_keyed((hit.sort_key(), hit))
 
     def append_keyed(self, keyed: Keyed) -> None:
-        """Add a hit with its sort key, spilling a sorted run when the batch is full."""
+        """Add a hit with its sort key, spilling a sorted run when the budget is spent."""
         self._batch.append(keyed)
-        if len(self._batch) >= BATCH_HITS and self._directory is not None:
-            self._spill()
+        budget = self._budget
+        budget.held += 1
+        if budget.held >= budget.limit and self._directory is not None:
+            budget.spill()
 
     def extend(self, hits: Iterable[AnyHit]) -> None:
         """Add hits."""
@@ -243,6 +270,7 @@ class RunWriter:
         if self._disk and self._batch:
             self._spill()
         self._batch.sort(key=_KEY)
+        self._budget.held -= len(self._batch)
         runs = Runs(tuple(self._disk), self._batch, self._count + len(self._batch))
         self._batch, self._disk = [], []
         return runs
@@ -250,6 +278,7 @@ class RunWriter:
     def _spill(self) -> None:
         self._batch.sort(key=_KEY)
         self._count += len(self._batch)
+        self._budget.held -= len(self._batch)
         self._disk.append(self._write(self._batch))
         self._batch = []
         self._compact()
@@ -346,7 +375,8 @@ def _merge_width() -> int:
 
 def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
     """Pickle keyed ``hits`` onto ``stream`` in frames of :data:`FRAME_HITS`, or fewer once
-    their raw text reaches :data:`FRAME_CHARS`; the frame count."""
+    their raw text reaches :data:`FRAME_CHARS` (a correlation hit's contributors counted in:
+    one lists tens, ~130 bytes each in memory); the frame count."""
     frames = chars = 0
     frame: list[Keyed] = []
     for keyed in hits:
@@ -354,6 +384,8 @@ def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
         hit = keyed[1]
         if type(hit) is Hit:
             chars += len(hit.raw)
+            if hit.correlation is not None:
+                chars += CONTRIBUTOR_CHARS * len(hit.correlation.contributors)
         if len(frame) == FRAME_HITS or chars >= FRAME_CHARS:
             pickle.dump(_Columns(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
             frames += 1

@@ -35,8 +35,8 @@ from scanner import pipeline  # noqa: E402
 from scanner.cli import main  # noqa: E402
 from scanner.correlate import partition  # noqa: E402
 from scanner.correlate.partition import partitions  # noqa: E402
+from scanner.correlate.split import HELD_HITS  # noqa: E402
 from scanner.execute import cluster  # noqa: E402
-from scanner.hitruns import BATCH_HITS  # noqa: E402
 from scanner.model import CorrelationSpec  # noqa: E402
 from scanner.pipeline import SPLIT_BYTES  # noqa: E402
 
@@ -89,7 +89,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo tree, a brute force past a worker's spill bound, a syslog cut into parts."""
     root = tmp_path_factory.mktemp("cluster-tree")
     shutil.copytree(DEMO, root / "demo")
-    brute_force(root / "brute" / "auth.log", BATCH_HITS + 2000)
+    brute_force(root / "brute" / "auth.log", HELD_HITS + 2000)
     quiet_syslog(root / "big" / "syslog", 2 * SPLIT_BYTES + 4096)
     return root
 

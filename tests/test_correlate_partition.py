@@ -7,19 +7,20 @@ import dataclasses
 import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scanner import pipeline
-from scanner.correlate import partition
+from scanner.correlate import partition, split as splitting
 from scanner.correlate.engine import correlate_keyed
 from scanner.correlate.partition import correlate_part, merge_parts, partitions, shares
 from scanner.correlate.shard import shard_of
 from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problems
-from scanner.hitruns import Runs
+from scanner.hitruns import Runs, spill_space
 from scanner.model import CorrelationSpec, Hit, Keyed
 
 from test_correlate import FAIL, OK, RANDOM_SPECS, SUDO, hit, random_stream, rule, spec
@@ -100,6 +101,40 @@ def test_partitions_give_the_single_pass_hits_and_problems(seed: int, parts: int
     assert any("no timestamp" in str(p) for p in single)
     assert any("lack a group-by field" in str(p) for p in single)
     assert any("lack a usable value" in str(p) for p in single)
+
+
+@pytest.mark.parametrize("parts", [1, 8, 16])
+def test_a_split_writer_spills_by_its_budget_whatever_the_partitions(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int) -> None:
+    """All the batches of a SplitWriter hold at most HELD_HITS hits together, in a worker
+    (extend) and in the main process joining workers' runs (add); spilled, each
+    partition reads the hits it reads unspilled, and the partitions correlate like a
+    single pass, their correlation hits kept in memory FOUND_HITS at most in all."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(splitting, "HELD_HITS", 60)
+    monkeypatch.setattr(partition, "FOUND_HITS", 32)
+    hits = mixed_stream(5, 2_000)
+    kept = split(hits, SPECS, parts, pieces=3)  # no spill directory: all held
+    ordered = [h for _, h in keyed(hits)]
+    with spill_space():
+        joined = SplitWriter(HitRouting(SPECS, parts))
+        for share in range(3):
+            writer = SplitWriter(HitRouting(SPECS, parts))
+            for hit in ordered[share * 667:(share + 1) * 667]:
+                writer.extend([hit])
+                assert writer.budget.held == sum(w.held() for w in writer.budget.writers)
+                assert writer.budget.held < 60
+            joined.add(writer.close())
+            assert joined.budget.held == sum(w.held() for w in joined.budget.writers) < 60
+        spilled = joined.close()
+        assert len(spilled.shown.disk) + sum(len(p.disk) for p in spilled.parts) > 2_000 / 60
+        for got, expected in zip((spilled.shown, *spilled.parts), (kept.shown, *kept.parts)):
+            assert list(got.keyed()) == list(expected.keyed())
+        runs = [correlate_part(share, part, parts, SPECS, "reference", None)
+                for part, share in enumerate(spilled.parts)]
+        assert sum(len(found.memory) for found in runs) <= 32 < sum(map(len, runs))
+        assert list(merge_parts(runs)) == list(correlate_keyed(iter(keyed(hits)), SPECS,
+                                                                Problems()))
 
 
 def test_equal_sort_keys_come_in_group_order_whatever_the_partition() -> None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scanner import hitruns
+from scanner.correlate import split
 from scanner.cli import build_parser, main
 from scanner.config import scan_config
 from scanner.errors import Problems
@@ -170,6 +171,7 @@ def test_scans_write_the_bytes_of_plain_pickled_runs(tmp_path: Path, monkeypatch
         root, rules = corpus / "logs", ("--rules", str(corpus / "sigmahq"))
     for name, value in (("BATCH_HITS", 20), ("FRAME_HITS", 4), ("MAX_RUNS", 16)):
         monkeypatch.setattr(hitruns, name, value)
+    monkeypatch.setattr(split, "HELD_HITS", 20)
     outputs = []
     for plain in (False, True):
         if plain:

@@ -23,9 +23,10 @@ from typing import BinaryIO, Iterable, Iterator
 import pytest
 
 from scanner import hitruns
+from scanner.correlate import split
 from scanner.cli import main
 from scanner.hitruns import RunWriter, Runs, spill_directory, spill_space
-from scanner.model import Hit, Keyed, LogSource, RuleInfo
+from scanner.model import Correlation, Hit, Keyed, LogSource, RuleInfo
 from scanner.report import table
 
 from conftest import FIXTURES
@@ -90,13 +91,19 @@ def test_runs_give_every_hit_in_stable_sort_order(spill: Path, monkeypatch: pyte
         assert not runs.disk and not list(spill.iterdir())  # small results never touch disk
 
 
-@pytest.mark.parametrize(("raw", "frames"), [(10, 3), (1_000, 5), (5_000, 20)])
+@pytest.mark.parametrize(("raw", "listed", "frames"), [
+    (10, 0, 3), (1_000, 0, 5), (5_000, 0, 20),
+    (10, 10, 5), (10, 50, 20),  # correlation hits: their contributors count as raw text
+])
 def test_long_raw_text_makes_shorter_frames(spill: Path, monkeypatch: pytest.MonkeyPatch,
-                                            raw: int, frames: int) -> None:
+                                            raw: int, listed: int, frames: int) -> None:
     monkeypatch.setattr(hitruns, "FRAME_HITS", 8)
     monkeypatch.setattr(hitruns, "FRAME_CHARS", 4_000)
+    monkeypatch.setattr(hitruns, "CONTRIBUTOR_CHARS", 99)
     monkeypatch.setattr(hitruns, "BATCH_HITS", 20)
-    hits = [dataclasses.replace(h, raw="x" * raw) for h in random_hits(20, seed=raw)]
+    correlation = Correlation((), T0, T0, listed, tuple(("auth.log", n) for n in range(listed)))
+    hits = [dataclasses.replace(h, raw="x" * raw, correlation=correlation if listed else None)
+            for h in random_hits(20, seed=raw + listed)]
     writer = RunWriter()
     writer.extend(hits)
     runs = writer.close()
@@ -286,6 +293,7 @@ def test_a_scan_that_spills_writes_the_same_bytes(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(hitruns, "_dump_frames", lambda *a: spilled.append(1) or dump(*a))
     for name, value in (("BATCH_HITS", 3), ("FRAME_HITS", 2), ("MAX_RUNS", 2)):
         monkeypatch.setattr(hitruns, name, value)
+    monkeypatch.setattr(split, "HELD_HITS", 3)
     monkeypatch.setattr(table, "_CHUNK_ROWS", 4)
     assert scan_bytes(tmp_path, "spilled", fmt, jobs, *extra) == kept
     assert spilled  # this process spilled too (worker processes are out of sight)
@@ -295,6 +303,7 @@ def test_a_scan_that_spills_writes_the_same_bytes(tmp_path: Path, monkeypatch: p
 def test_baseline_suppression_is_counted_when_spilling(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hitruns, "BATCH_HITS", 3)
+    monkeypatch.setattr(split, "HELD_HITS", 3)
     baseline, out = tmp_path / "known.json", tmp_path / "scan.json"
     summaries = []
     for extra in (("--write-baseline", str(baseline)), ("--baseline", str(baseline))):

@@ -32,14 +32,15 @@ from scanner.columnar import costs
 from scanner.correlate.engine import correlate_keyed, output_order, plan
 from scanner.correlate.shard import Shard
 from scanner.errors import Problems
-from scanner.hitruns import RunWriter, Runs, init_process, pool_context, spill_directory
+from scanner.hitruns import Budget, RunWriter, Runs, init_process, pool_context, spill_directory
 from scanner.model import CorrelationSpec, Hit, Keyed, SortKey
 
 __all__ = ["CORRELATORS", "MAX_PARTS", "PARTITION_HITS", "PARTS_PER_SLOT", "correlate_part",
            "helpers", "merge_parts", "partitions", "shares"]
 
+FOUND_HITS = 5_000  # correlation hits all partitions' results keep in memory together
 PARTITION_HITS = 50_000  # hits per slot at least, or helper processes do not pay
-MAX_PARTS = 16  # partitions at most (a worker holds a batch of hits per partition)
+MAX_PARTS = 16  # partitions at most (the main process merges all their runs at once)
 # Partitions per slot. Hits pile up on a few group keys (a brute force's loudest addresses),
 # so one partition per slot leaves one slot the larger share; more, smaller partitions shared
 # out by size even it out. On tree-100M's 253 k correlation hits, 2 slots: the larger share is
@@ -144,8 +145,11 @@ def correlate_part(hits: Runs, part: int, parts: int,
     """The correlation hits of partition ``part`` of ``parts`` (the single pass when
     ``parts`` is 1) over its ``hits``: of ``specs`` by ``engine``, or in a helper process
     of those it was started with; the problems of the hits it cannot use go to
-    ``problems`` (partition 0's are the ones reported)."""
-    found = RunWriter()
+    ``problems`` (partition 0's are the ones reported). Its hits kept in memory are
+    ``1/parts`` of :data:`FOUND_HITS` at most, the rest spilled: every partition's result
+    waits for the others' in the main process, and a correlation hit lists its contributors
+    (about 6.6 kB in memory; a worst-case scan's 8 partitions kept 24 k, 150 MB)."""
+    found = RunWriter(Budget(max(1, FOUND_HITS // parts)))
     with collector_paused():  # a brute force's hits make no cycles to collect
         found.extend_keyed(correlator(engine or _engine, len(hits))(
             hits.keyed(), _specs if specs is None else specs,

@@ -10,7 +10,9 @@ for each tracker referencing its rule, several when those keys differ; and parti
 when a tracker cannot use the hit (no timestamp, no group-by field or measured value),
 as partition 0 alone counts those and reports them. So the trackers of partition ``p``
 see every hit of their groups in the order of the single pass, and give its hits.
-With one partition every correlation input goes to it.
+With one partition every correlation input goes to it. The writers of all partitions
+share one :class:`~scanner.hitruns.Budget` of :data:`HELD_HITS`, so what a process holds
+does not grow with the partition count.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from scanner.correlate.engine import plan, targets_of
 from scanner.correlate.shard import shard_of
 from scanner.correlate.windows import Plain, Tracker
 from scanner.errors import Problems
-from scanner.hitruns import RunWriter, Runs
+from scanner.hitruns import Budget, RunWriter, Runs
 from scanner.model import AnyHit, CorrelationSpec, Keyed
 
 __all__ = ["HitRouting", "SplitRuns", "SplitWriter"]
 
+HELD_HITS = 20_000  # hits a SplitWriter's batches hold in all before the largest spills
 KEYS_KEPT = 100_000  # group keys whose partition is remembered (then forgotten at once)
 
 
@@ -111,8 +114,9 @@ class SplitWriter:
 
     def __init__(self, routing: HitRouting) -> None:
         self._routing = routing
-        self._shown = RunWriter()
-        self._parts = [RunWriter() for _ in range(routing.parts)]
+        self.budget = Budget(HELD_HITS)
+        self._shown = RunWriter(self.budget)
+        self._parts = [RunWriter(self.budget) for _ in range(routing.parts)]
 
     def extend(self, hits: Iterable[AnyHit]) -> None:
         """Add hits."""

@@ -10,9 +10,10 @@ built once per worker process (:func:`_scanner`); each task carries this logsigm
 its rank by cost, so the costliest start first), whose worker opens the unit's file by
 its absolute path: a shared filesystem, or the same copy at the same path on every host.
 A task returns its :class:`~scanner.pipeline.UnitResult` as data: hits kept in memory
-travel with it (at most :data:`scanner.hitruns.BATCH_HITS`), hits the worker spilled into
-its own scratch directory are then copied as they are, :data:`FETCH_BYTES` at a time, into
-this process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`). Never a log.
+travel with it (at most :data:`scanner.correlate.split.HELD_HITS` in all), hits the worker
+spilled into its own scratch directory are then copied as they are, :data:`FETCH_BYTES` at a
+time, into this process's spill directory and deleted there (:meth:`ClusterExecutor._fetch`).
+Never a log.
 Correlation partitions other than the client's own (:mod:`scanner.correlate.partition`)
 are tasks too, each on one worker: while the client runs its partition, it sends the
 bytes of its hit runs straight to that worker (:data:`FETCH_BYTES` a chunk, each appended
