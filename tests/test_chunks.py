@@ -46,6 +46,7 @@ RAW_CASES = {
     "plain": (b"a\nbb\nccc\n", ["a", "bb", "ccc"]),
     "no final newline": (b"a\nlast", ["a", "last"]),
     "crlf": (b"one\r\ntwo\r\r\nthree\r", ["one", "two\r", "three"]),
+    "cr without lf": (b"a\rb\nc\r\n\rd\n", ["a\rb", "c", "\rd"]),
     "blank lines": (b"\n\nx\n\n", ["", "", "x", ""]),
     "utf-8": ("caf\u00e9\n\u0130stanbul\n".encode(), ["caf\u00e9", "\u0130stanbul"]),
     "invalid utf-8 and nul": (b"ok\nbad\xff\nn\x00l\n", ["ok", "bad\\xff", "n\x00l"]),

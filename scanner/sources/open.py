@@ -216,8 +216,8 @@ def _decode(data: bytes, number: int, stats: _LineStats) -> str:
 def _decode_block(block: bytes, first: int, stats: _LineStats) -> str:
     """Whole lines (each ending ``\\n``) decoded at once; line by line only when one is defective."""
     if b"\x00" not in block:
-        try:
-            return block.replace(b"\r\n", b"\n").decode("utf-8")
+        try:  # the search for CR LF costs ~1 ms a MB; one for CR, a memchr, much less
+            return (block.replace(b"\r\n", b"\n") if b"\r" in block else block).decode("utf-8")
         except UnicodeDecodeError:
             pass
     lines = block.split(b"\n")[:-1]
