@@ -52,7 +52,8 @@ from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
 from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
                            level_rank)
-from scanner.normalize.year_plan import Mapper, plan_years
+from scanner.normalize.year import MonthSpan, month_span
+from scanner.normalize.year_plan import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
 from scanner.normalize.normalizer import MAX_SAMPLES, begins_record, chunked, normalize_file
 from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
@@ -76,6 +77,7 @@ STRICT_KINDS = ("source", "rule")
 COMPRESSION_GUESS = 8  # how many times its size a compressed log holds, for scheduling only
 SPLIT_BYTES = 4 << 20  # plain files are cut into parts of at least this size (bench figures: issue 6)
 PLAN_POOL_BYTES = 64 << 20  # a tree this big is planned by --jobs processes (reading 1 GB: ~3 s)
+Mapper = Callable[..., Iterable[Any]]  # ``map`` or a process pool's ``map``
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,12 @@ class WorkUnit:
     @property
     def cost(self) -> int:
         """The work this unit is expected to take, in bytes of text."""
-        return self.size * (COMPRESSION_GUESS if self.file.compression else 1)
+        return text_bytes(self.file, self.size)
+
+
+def text_bytes(file: SourceFile, size: int) -> int:
+    """About how many bytes of text ``size`` bytes of ``file`` hold (for scheduling only)."""
+    return size * (COMPRESSION_GUESS if file.compression else 1)
 
 
 @dataclass(slots=True)
@@ -259,16 +266,17 @@ def plan_units(scan: Scan, slots: int | None = None) -> list[WorkUnit]:
     scan.chains = rotation_chains(files)
     slots = config.jobs if slots is None else slots
     counts = {f.source: part_count(f, choices[f.source], slots) for f in files}
-    split = [f for f in files if counts[f.source] > 1]
-    parts = {f.source: [WHOLE] for f in files}
+    reads = planning_reads(files, choices, counts)
     # forked processes: not beside a Dask client's threads (--cluster), which a fork could
     # catch holding a lock
     with planning_map(config.jobs if config.cluster is None else 1,
                       sum(f.size for f in files)) as mapper:
-        parts.update(zip((f.source for f in split), mapper(
-            file_parts, split, [choices[f.source] for f in split], [counts[f.source] for f in split])))
-        cuts = {source: [span.first_line for span in spans[1:]] for source, spans in parts.items()}
-        years = plan_years(scan.chains, choices, config.tz, config.year, cuts, mapper)
+        planned = dict(zip((f.source for f in reads), mapper(
+            plan_file, reads, [choices[f.source] for f in reads], [counts[f.source] for f in reads])))
+    parts = {f.source: planned[f.source].parts if f.source in planned else [WHOLE] for f in files}
+    years = plan_years(scan.chains, choices, config.tz, config.year,
+                       {source: plan.months for source, plan in planned.items()
+                        if plan.months is not None})
     scan.time_notes += years.notes
     return [WorkUnit(file, choices[file.source], years.start_year(file.source, span.first_line), span)
             for file in files for span in parts[file.source]]
@@ -284,6 +292,33 @@ def planning_map(jobs: int, size: int) -> Iterator[Mapper]:
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         yield pool.map
+
+
+def planning_reads(files: Sequence[SourceFile], choices: Mapping[str, Choice],
+                   counts: Mapping[str, int]) -> list[SourceFile]:
+    """The files planning reads (those cut into parts, those of year-less routes), costliest
+    first: read by one ``map``, a process done with a file goes on to the next costliest one,
+    and the longest reads do not come last."""
+    return sorted((f for f in files if counts[f.source] > 1 or choices[f.source].route.yearless),
+                  key=lambda f: text_bytes(f, f.size), reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """What planning reads of one file: the byte ranges it is scanned in, and the month span
+    of its year-less stamps (``None``: its route reads none)."""
+
+    parts: list[ByteRange]
+    months: MonthSpan | None
+
+
+def plan_file(file: SourceFile, choice: Choice, count: int) -> FilePlan:
+    """The reads planning makes of ``file``: its ``count`` parts, then the month span with the
+    first lines of the later ones, when its stamps are year-less."""
+    parts = file_parts(file, choice, count) if count > 1 else [WHOLE]
+    months = (month_span(file, [span.first_line for span in parts[1:]])
+              if choice.route.yearless else None)
+    return FilePlan(parts, months)
 
 
 def part_count(file: SourceFile, choice: Choice, jobs: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -231,6 +232,35 @@ def test_a_compressed_member_is_scheduled_by_the_text_it_holds(tmp_path: Path) -
     units = {source: whole for source, (whole,) in units_of(tree, 1).items()}
     assert units["auth.log.1.gz"].cost == len(packed) * pipeline.COMPRESSION_GUESS
     assert units["auth.log"].cost == units["auth.log"].size
+
+
+def test_planning_reads_the_costliest_files_first(tmp_path: Path, small_split: None) -> None:
+    """Planning reads the files cut into parts and those of year-less routes (line counts of
+    parts, month spans) in one ``map``, costliest first (a compressed one by the text it
+    holds), so no process is left alone with the longest read at the end; others not at all."""
+    tree = tmp_path / "log"
+    tree.mkdir()
+    noise = random.Random(7)  # text gzip cannot shrink much: a .gz holding less but costing more
+    yearless = b"".join(b"Mar  1 10:%02d:%02d vps sshd[1]: Invalid user %s from 203.0.113.9\n"
+                        % (*divmod(i % 3600, 60), noise.randbytes(24).hex().encode())
+                        for i in range(2000))
+    (tree / "auth.log").write_bytes(yearless)
+    (tree / "auth.log.1.gz").write_bytes(gzip.compress(yearless[:len(yearless) // 2]))
+    shutil.copy(DEMO / "nginx" / "access.log.1", tree / "access.log")
+    shutil.copy(DEMO / "dpkg.log", tree / "dpkg.log")
+    config = scan_config(build_parser().parse_args(["scan", "-q", "--jobs", "2", str(tree)]))
+    scan = Scan(config)
+    units = plan_units(scan)
+    files = {u.file.source: u.file for u in units}
+    choices = {u.file.source: u.choice for u in units}
+    counts = {source: sum(u.file.source == source for u in units) for source in files}
+    reads = [f.source for f in pipeline.planning_reads(list(files.values()), choices, counts)]
+    assert counts["auth.log"] > 1 and counts["access.log"] > 1 and counts["auth.log.1.gz"] == 1
+    assert sorted(reads) == ["access.log", "auth.log", "auth.log.1.gz"]
+    assert reads == sorted(reads, key=lambda s: pipeline.text_bytes(files[s], files[s].size),
+                           reverse=True)
+    assert reads.index("auth.log.1.gz") < reads.index("auth.log")  # 8 times its size
+    assert {u.start_year for u in units if u.file.source.startswith("auth.log")} != {None}
 
 
 def test_line_defects_of_parts_merge_into_one_problem_per_kind() -> None:
