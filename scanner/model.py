@@ -248,17 +248,15 @@ class Hit:
         """The hit of ``rule`` on ``event`` with only the fields ``names`` (in that order),
         no raw text and no logsources (all correlation reads of the hit of a rule that only
         feeds one), in the compact :class:`Reduced` form."""
+        fields = event.fields
         return _new_tuple(Reduced, (rule, event.timestamp, event.source, event.line,
-                                    kept_fields(event.fields, names)))
+                                    {k: fields[k] for k in names if k in fields}))
 
     @staticmethod
-    def reduced_each(rule: RuleInfo, events: Iterable[Event],
-                     kept: Iterable[Mapping[str, Any]]) -> list[Reduced]:
-        """The hits of :meth:`reduced` of ``rule`` on each of ``events``, with the fields
-        ``kept`` gives for it (one dict may serve several hits: nothing changes a hit's
-        fields)."""
-        return [_new_tuple(Reduced, (rule, event.timestamp, event.source, event.line, fields))
-                for event, fields in zip(events, kept)]
+    def reduced_with(rule: RuleInfo, event: Event, kept: Mapping[str, Any]) -> Reduced:
+        """The hit of :meth:`reduced` of ``rule`` on ``event`` with the fields ``kept`` that
+        another of its hits keeps too (one dict serves both: nothing changes a hit's fields)."""
+        return _new_tuple(Reduced, (rule, event.timestamp, event.source, event.line, kept))
 
     def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
         # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
@@ -273,11 +271,6 @@ class Hit:
         holds (the float spacing stays below 1 µs until the year 2242).
         """
         return _sort_key(self.timestamp, self.source, self.line, self.rule.id)
-
-
-def kept_fields(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The ``fields`` named in ``names``, in that order (those it has)."""
-    return {k: fields[k] for k in names if k in fields}
 
 
 class Reduced(NamedTuple):

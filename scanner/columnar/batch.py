@@ -16,8 +16,9 @@ For each batch of events (each followed by its derived events, as the reference
    others, and on every row when it has no Polars form or fewer than
    ``costs.MIN_ROWS`` candidate rows (where Polars costs more than it saves). The
    batch's Polars rules run in one query (one dispatch; Polars runs them in parallel);
-3. each rule's hits are made together (a row's reduced hits that keep the same fields share
-   one dict), then put in the reference order: per event, plan order of the rules.
+3. hits come out per event in the reference order (plan order of the rules); a reduced hit
+   shares the fields of the event's previous one when it keeps the same (one dict held, and
+   pickled once in a spilled run).
 
 The verdicts, and so the hits, are those of :meth:`Plan.match` on
 :meth:`Plan.candidates`: same candidates, same rules, same semantics.
@@ -26,7 +27,7 @@ The verdicts, and so the hits, are those of :meth:`Plan.match` on
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any, Iterable, Iterator, Mapping
 
 import polars as pl
@@ -34,7 +35,7 @@ import polars as pl
 from scanner.columnar import costs
 from scanner.columnar.expressions import RAW, RuleExpr, Unsupported, rule_expr
 from scanner.match.matcher import Plan, RuleFunction, event_text, rule_functions
-from scanner.model import AnyHit, Event, Hit, LogSource, kept_fields
+from scanner.model import AnyHit, Event, Hit, LogSource, RuleInfo
 from scanner.rules.load import CompiledRules
 
 NOT_PLAIN = "\0"  # stands for a value that is not a string (a row the reference evaluates)
@@ -94,32 +95,42 @@ class _Batch:
                                    for rule in group.rules) for sources in by_value]
 
     def hits(self) -> Iterator[AnyHit]:
-        plan = self._plan
+        plan, events, kept = self._plan, self._events, self._matcher._kept
         order = {key: place for place, key in enumerate(plan.required)}  # Plan.match's order
-        matched: dict[int, list[int]] = {}  # per rule key, the rows it matches (ascending)
+        verdicts: list[tuple[int, int]] = []  # (row, place in order) of every rule matched
+        rules: dict[int, tuple[RuleInfo, tuple[str, ...] | None]] = {}  # by place: rule, kept
         in_polars: dict[int, tuple[RuleExpr, list[int]]] = {}
         for key, rows in self._candidates().items():
             rows = self._applicable(key, rows)
             if rows:
+                info = plan.info(key)
+                rules[order[key]] = (info, kept.get(info.id))
                 rule = self._matcher.expr(key) if len(rows) >= costs.MIN_ROWS else None
                 if rule is None:
-                    matched[key] = self._reference(key, rows)
+                    verdicts += zip(self._reference(key, rows), repeat(order[key]))
                 else:
                     in_polars[key] = (rule, rows)
-        matched.update(self._evaluate(in_polars))
-        kept = _KeptFields(self._events)
-        made = [(rows, self._rule_hits(key, rows, kept))
-                for key, rows in sorted(matched.items(), key=lambda item: order[item[0]]) if rows]
-        return iter(_in_row_order(made))
-
-    def _rule_hits(self, key: int, rows: list[int], kept: _KeptFields) -> list[AnyHit]:
-        """The hits of the rule of ``key`` on ``rows``, made together."""
-        rule = self._plan.info(key)
-        names = self._matcher._kept.get(rule.id)
-        events = list(map(self._events.__getitem__, rows))
-        if names is None:
-            return [Hit.of(rule, event) for event in events]
-        return Hit.reduced_each(rule, events, kept.of(names, rows))
+        for key, rows in self._evaluate(in_polars).items():
+            verdicts += zip(rows, repeat(order[key]))
+        verdicts.sort()
+        sharing = _sharing({place: names for place, (_, names) in rules.items()})
+        last_row = last_place = -1
+        last_fields: Mapping[str, Any] = {}  # those of the last reduced hit
+        for row, place in verdicts:
+            event = events[row]
+            rule, names = rules[place]
+            if names is None:
+                yield Hit.of(rule, event)
+                continue
+            unlike = sharing.get((last_place, place)) if row == last_row else None
+            if (unlike is not None and event.fields.keys().isdisjoint(unlike[0])
+                    and last_fields.keys().isdisjoint(unlike[1])):
+                yield Hit.reduced_with(rule, event, last_fields)
+            else:
+                hit = Hit.reduced(rule, event, names)
+                last_fields = hit.fields
+                yield hit
+            last_row, last_place = row, place
 
     def _candidates(self) -> dict[int, list[int]]:
         """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
@@ -198,59 +209,21 @@ class _Batch:
         return column
 
 
-class _KeptFields:
-    """The fields the reduced hits of a batch keep (:func:`~scanner.model.kept_fields`), per
-    row: a row's hits that keep the same fields share one dict, made once (and pickled once
-    in a spilled run)."""
-
-    def __init__(self, events: list[Event]) -> None:
-        self._events = events
-        self._made: dict[tuple[str, ...], dict[int, dict[str, Any]]] = {}  # per kept names, per row
-
-    def of(self, names: tuple[str, ...], rows: list[int]) -> list[dict[str, Any]]:
-        """The fields ``names`` keeps of each of ``rows``."""
-        events = self._events
-        made, extra, missing = self._earlier(names)
-        if not made:
-            picked = [kept_fields(events[row].fields, names) for row in rows]
-        else:
-            def pick(row: int) -> dict[str, Any]:
-                fields, found = events[row].fields, made.get(row)
-                if (found is not None and fields.keys().isdisjoint(extra)
-                        and found.keys().isdisjoint(missing)):
-                    return found
-                return kept_fields(fields, names)
-            picked = list(map(pick, rows))
-        self._made.setdefault(names, {}).update(zip(rows, picked))
-        return picked
-
-    def _earlier(self, names: tuple[str, ...]) -> tuple[dict[int, dict[str, Any]],
-                                                        set[str], set[str]]:
-        """The dicts made for earlier kept names that those of a row under ``names`` may be,
-        the names only ``names`` keeps and those only the earlier keep: the dict of a row
-        that has none of either is the one ``names`` keeps."""
-        if names in self._made:
-            return self._made[names], set(), set()
-        for known, made in self._made.items():
-            if _in_same_order(known, names):
-                return made, set(names).difference(known), set(known).difference(names)
-        return {}, set(), set()
+def _sharing(kept: dict[int, tuple[str, ...] | None]) -> dict[tuple[int, int],
+                                                                tuple[set[str], set[str]]]:
+    """Per pair of rules (by place) that keep fields, in the same order where they keep the
+    same: the names only the second keeps, and those only the first keeps. The second's hit on
+    a row shares the first's fields (:meth:`~scanner.model.Hit.reduced`) when the row has none
+    of the one and the first's fields none of the other: they are equal, in the same order."""
+    return {(first, second): (set(names).difference(earlier), set(earlier).difference(names))
+            for first, earlier in kept.items() for second, names in kept.items()
+            if first != second and earlier is not None and names is not None
+            and _in_same_order(earlier, names)}
 
 
 def _in_same_order(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
     """Whether the names ``first`` and ``second`` share come in the same order in both."""
     return [name for name in first if name in second] == [name for name in second if name in first]
-
-
-def _in_row_order(made: list[tuple[list[int], list[AnyHit]]]) -> list[AnyHit]:
-    """The hits of ``made`` (per rule in plan order, its rows ascending and their hits) in the
-    reference order: by row, and a row's by rule (a stable sort by row, merging the rules'
-    ascending runs)."""
-    if len(made) == 1:
-        return made[0][1]
-    rows = list(chain.from_iterable(rows for rows, _ in made))
-    hits = list(chain.from_iterable(hits for _, hits in made))
-    return list(map(hits.__getitem__, sorted(range(len(rows)), key=rows.__getitem__)))
 
 
 def _mask(size: int, rows: list[int]) -> pl.Series:
