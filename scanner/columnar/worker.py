@@ -40,6 +40,7 @@ class ColumnarWorker(Worker):
         return chain.from_iterable(map(partial(self._batch_hits, plan), batches))
 
     def _batch_hits(self, plan: Plan, batch: list[Event]) -> Iterator[AnyHit]:
+        """The hits of one batch: event by event when it is too small for Polars to pay."""
         if len(batch) < costs.MIN_ROWS:
             return event_hits(plan, self._kept_fields, batch)
         return self._matcher().hits(plan, batch)
