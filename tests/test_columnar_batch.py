@@ -12,6 +12,7 @@ hold (lone surrogates); the hits must equal :func:`scanner.pipeline.event_hits`'
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from scanner.columnar import costs
 from scanner.columnar.batch import BatchMatcher
 from scanner.match.matcher import Matcher
-from scanner.model import Event, LogSource
+from scanner.model import Event, LogSource, Reduced
 from scanner.pipeline import event_hits
 from scanner.rules.load import CompiledRules
 
@@ -167,8 +168,8 @@ def test_a_rows_reduced_hits_share_their_kept_fields_only_when_equal(
     shared = 0
     rest = iter(got)
     for expected in per_event:  # the hits of one row
-        reduced = [hit for hit in (next(rest) for _ in expected) if type(hit).__name__ == "Reduced"]
-        for first, second in zip(reduced, reduced[1:]):
+        reduced = [hit for hit in (next(rest) for _ in expected) if type(hit) is Reduced]
+        for first, second in pairwise(reduced):
             same = list(first.fields.items()) == list(second.fields.items())
             if first.fields is second.fields:
                 assert same
