@@ -252,6 +252,12 @@ class Hit:
         return _new_tuple(Reduced, (rule, event.timestamp, event.source, event.line,
                                     {k: fields[k] for k in names if k in fields}))
 
+    @staticmethod
+    def reduced_with(rule: RuleInfo, event: Event, kept: Mapping[str, Any]) -> Reduced:
+        """The hit of :meth:`reduced` of ``rule`` on ``event`` with the fields ``kept`` that
+        another of its hits keeps too (one dict serves both: nothing changes a hit's fields)."""
+        return _new_tuple(Reduced, (rule, event.timestamp, event.source, event.line, kept))
+
     def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
         # Pickled by its field values: the slots dataclass default (one dataclasses.fields()
         # call and a setattr per field on each side) made pickling hits back from workers slow.

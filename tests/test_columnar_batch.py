@@ -12,6 +12,7 @@ hold (lone surrogates); the hits must equal :func:`scanner.pipeline.event_hits`'
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from scanner.columnar import costs
 from scanner.columnar.batch import BatchMatcher
 from scanner.match.matcher import Matcher
-from scanner.model import Event, LogSource
+from scanner.model import Event, LogSource, Reduced
 from scanner.pipeline import event_hits
 from scanner.rules.load import CompiledRules
 
@@ -119,3 +120,62 @@ def test_overlapping_literals_each_find_their_rule(tmp_path: Path) -> None:
     expected = list(event_hits(plan, {}, events))
     assert list(BatchMatcher(compiled, {}).hits(plan, events)) == expected
     assert sum(hit.line == 1 for hit in expected) == len(keywords)
+
+
+SHARED_RULES = [{"sel": {"message|contains": "password for"}, "condition": "sel"},
+                {"sel": {"message|contains": "failed"}, "condition": "sel"},
+                {"sel": {"message|contains": "from"}, "condition": "sel"},
+                {"sel": {"message|contains": "port"}, "condition": "sel"},
+                {"sel": {"message|contains": "ssh2"}, "condition": "sel"}]
+
+
+@pytest.mark.parametrize("min_rows", [0, 10**9])
+def test_a_rows_reduced_hits_share_their_kept_fields_only_when_equal(
+        tmp_path: Path, min_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows hit by several rules keeping equal names, names that differ only in fields some
+    rows lack, and the same names in another order; derived events (same line) and rows
+    that are not ASCII among them: the reference's hits, fields in its order; a row's hits
+    share one dict only when the fields they keep are the same, and a hit keeping the same
+    fields as the row's previous one, by names in the same order, shares its dict."""
+    monkeypatch.setattr(costs, "MIN_ROWS", min_rows)
+    compiled = compile_rules(tmp_path, SHARED_RULES)
+    ids = [rule.id for rule in compiled.rules]
+    kept = {ids[0]: ("src_ip", "user"), ids[1]: ("rhost", "src_ip", "user"),
+            ids[2]: ("src_ip", "user"), ids[3]: ("user", "src_ip")}  # ids[4]: shown, whole
+    rng = random.Random(7)
+    events = []
+    for line in range(1, 400):
+        user = rng.choice(["root", "ſam", "İ"])
+        message = rng.choice(["Failed password for {u} from {ip} port 22 ssh2",
+                              "Accepted password for {u} from {ip} port 22 ssh2",
+                              "failed login from {ip}", "session opened for {u}"]
+                             ).format(u=user, ip="192.0.2.7")
+        fields = {"message": message, "user": user, "src_ip": "192.0.2.7"}
+        if rng.random() < 0.3:
+            fields["rhost"] = "192.0.2.7"
+        if rng.random() < 0.1:
+            del fields["user"]
+        sources = (LogSource.from_dict(SSHD),)
+        events.append(Event("auth.log", line, "syslog", sources, fields, f"sshd[1]: {message}"))
+        if rng.random() < 0.2:
+            events.append(Event("auth.log", line, "syslog", sources, dict(fields),
+                                f"sshd[1]: {message}", derived=True))
+    plan = Matcher(compiled).plan([LogSource.from_dict(SSHD)])
+    per_event = [list(event_hits(plan, kept, [event])) for event in events]
+    got = list(BatchMatcher(compiled, kept).hits(plan, events))
+    assert got == [hit for hits in per_event for hit in hits]
+    assert [list(hit.fields) for hit in got] == [list(h.fields) for hits in per_event for h in hits]
+    shared = 0
+    rest = iter(got)
+    for expected in per_event:  # the hits of one row
+        reduced = [hit for hit in (next(rest) for _ in expected) if type(hit) is Reduced]
+        for first, second in pairwise(reduced):
+            same = list(first.fields.items()) == list(second.fields.items())
+            if first.fields is second.fields:
+                assert same
+                shared += 1
+            else:  # keeping the same fields, names in the same order: the same dict
+                assert not same or ids[3] in (first.rule.id, second.rule.id)
+        assert all(first.fields is not second.fields or first.fields == second.fields
+                   for first in reduced for second in reduced)
+    assert shared > 50

@@ -16,7 +16,9 @@ For each batch of events (each followed by its derived events, as the reference
    others, and on every row when it has no Polars form or fewer than
    ``costs.MIN_ROWS`` candidate rows (where Polars costs more than it saves). The
    batch's Polars rules run in one query (one dispatch; Polars runs them in parallel);
-3. hits come out per event in the reference order (plan order of the rules).
+3. hits come out per event in the reference order (plan order of the rules); a reduced hit
+   shares the fields of the event's previous one when it keeps the same (one dict held, and
+   pickled once in a spilled run).
 
 The verdicts, and so the hits, are those of :meth:`Plan.match` on
 :meth:`Plan.candidates`: same candidates, same rules, same semantics.
@@ -111,10 +113,24 @@ class _Batch:
         for key, rows in self._evaluate(in_polars).items():
             verdicts += zip(rows, repeat(order[key]))
         verdicts.sort()
+        sharing = _sharing({place: names for place, (_, names) in rules.items()})
+        last_row = last_place = -1
+        last_fields: Mapping[str, Any] = {}  # those of the last reduced hit
         for row, place in verdicts:
             event = events[row]
             rule, names = rules[place]
-            yield Hit.of(rule, event) if names is None else Hit.reduced(rule, event, names)
+            if names is None:
+                yield Hit.of(rule, event)
+                continue
+            unlike = sharing.get((last_place, place)) if row == last_row else None
+            if (unlike is not None and event.fields.keys().isdisjoint(unlike[0])
+                    and last_fields.keys().isdisjoint(unlike[1])):
+                yield Hit.reduced_with(rule, event, last_fields)
+            else:
+                hit = Hit.reduced(rule, event, names)
+                last_fields = hit.fields
+                yield hit
+            last_row, last_place = row, place
 
     def _candidates(self) -> dict[int, list[int]]:
         """Per rule key, its candidate rows (the prefilter of :meth:`Plan.candidates`)."""
@@ -191,6 +207,23 @@ class _Batch:
                     values = [_text(v) for v in values]
             column = self._columns[name] = _strings(values).alias(name)
         return column
+
+
+def _sharing(kept: dict[int, tuple[str, ...] | None]) -> dict[tuple[int, int],
+                                                                tuple[set[str], set[str]]]:
+    """Per pair of rules (by place) that keep fields, in the same order where they keep the
+    same: the names only the second keeps, and those only the first keeps. The second's hit on
+    a row shares the first's fields (:meth:`~scanner.model.Hit.reduced`) when the row has none
+    of the one and the first's fields none of the other: they are equal, in the same order."""
+    return {(first, second): (set(names).difference(earlier), set(earlier).difference(names))
+            for first, earlier in kept.items() for second, names in kept.items()
+            if first != second and earlier is not None and names is not None
+            and _in_same_order(earlier, names)}
+
+
+def _in_same_order(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """Whether the names ``first`` and ``second`` share come in the same order in both."""
+    return [name for name in first if name in second] == [name for name in second if name in first]
 
 
 def _mask(size: int, rows: list[int]) -> pl.Series:

@@ -8,7 +8,8 @@ worker matches it, so a scan of small files never loads Polars.
 
 from __future__ import annotations
 
-from itertools import islice
+from functools import partial
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from scanner.columnar import costs
@@ -34,11 +35,15 @@ class ColumnarWorker(Worker):
 
     def _hits(self, plan: Plan, events: Iterable[Event]) -> Iterator[AnyHit]:
         rows = with_derived(events)
-        while batch := list(islice(rows, BATCH)):
-            if len(batch) < costs.MIN_ROWS:
-                yield from event_hits(plan, self._kept_fields, batch)
-            else:
-                yield from self._matcher().hits(plan, batch)
+        batches = iter(lambda: list(islice(rows, BATCH)), [])
+        # chained, not yielded from: no Python frame resumed per hit
+        return chain.from_iterable(map(partial(self._batch_hits, plan), batches))
+
+    def _batch_hits(self, plan: Plan, batch: list[Event]) -> Iterator[AnyHit]:
+        """The hits of one batch: event by event when it is too small for Polars to pay."""
+        if len(batch) < costs.MIN_ROWS:
+            return event_hits(plan, self._kept_fields, batch)
+        return self._matcher().hits(plan, batch)
 
     def _matcher(self) -> BatchMatcher:
         if self._batches is None:
