@@ -50,14 +50,16 @@ from scanner.hitruns import Replay, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
+from scanner.match.prefilter import LiteralFinder
 from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
                            level_rank)
 from scanner.normalize.year import MonthSpan, month_span
 from scanner.normalize.year_plan import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
-from scanner.normalize.normalizer import MAX_SAMPLES, begins_record, chunked, normalize_file
-from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, load_routes, parse_format_for,
-                                     route_file)
+from scanner.normalize.normalizer import (MAX_SAMPLES, LineMarks, begins_record, chunked,
+                                          normalize_file)
+from scanner.normalize.routes import (JOURNAL_RECORDS, Choice, Route, load_routes,
+                                     parse_format_for, route_file)
 from scanner.report.context import Evidence, ReportContext
 from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
@@ -167,9 +169,11 @@ class Worker:
         problems = Problems()
         stats = FileStats(file.source, choice.route.format, bytes=unit.size)
         watch = StreamWatch(file, choice.route, self.options.tz, unit.start_year)
+        finder = plan.finder()
         events = normalize_file(file, choice, problems, stats, tz=self.options.tz,
-                                start_year=unit.start_year, observer=watch, finder=plan.finder(),
-                                wanted=lambda text: bool(plan.candidates(text)), span=unit.span)
+                                start_year=unit.start_year, observer=watch, finder=finder,
+                                wanted=lambda text: bool(plan.candidates(text)), span=unit.span,
+                                marks=self._line_marks(choice.route, finder))
         hits = SplitWriter(self._routing)
         hits.extend(self._hits(plan, self._in_window(events)))
         if not unit.span.whole:  # the stream checks wait for the file's other parts
@@ -178,6 +182,11 @@ class Worker:
         hits.extend(self.scan_events(watch.logsources, watch.anomalies()))
         return UnitResult(hits.close(), stats, problems.items,
                           (watch.first, watch.last, watch.stamped))
+
+    def _line_marks(self, route: Route, finder: LiteralFinder | None) -> LineMarks | None:
+        """What marks the lines of ``route``'s chunks holding ``finder``'s literals at once
+        (the reference engine finds them one record at a time)."""
+        return None
 
     def _in_window(self, events: Iterable[Event]) -> Iterable[Event]:
         """The events inside ``--since``/``--until`` (``events`` itself when neither is set)."""

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import FIXTURES, REPO
 from scanner.cli import build_parser
+from scanner.columnar.lines import DenseLines
 from scanner.config import scan_config
 from scanner.errors import Problems
 from scanner.integrity import StreamWatch
@@ -116,18 +117,21 @@ def finder_wanted(finder: LiteralFinder):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("literals", LITERAL_SETS, ids=lambda s: "+".join(sorted(s)))
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("marked", (False, True), ids=("found", "marked"))
 def test_chunk_events_equal_line_events(tmp_path: Path, case: str, literals: set[str],
-                                        size: int) -> None:
+                                        size: int, marked: bool) -> None:
+    """Also with the columnar engine's marking of a dense unit's lines at once."""
     route, text = CASES[case]
     path = tmp_path / "log"
     path.write_bytes(text.encode())
     file, choice = source_file(path), Choice(ROUTES[route], (), "forced")
     finder = LiteralFinder(literals)
+    marks = DenseLines.of(ROUTES[route], finder.literals) if marked else None
     line_stats, chunk_stats = FileStats(file.source, route), FileStats(file.source, route)
     by_line = list(normalize_lines(file, choice, iter_lines(file, Problems()), line_stats,
                                    start_year=2023, wanted=finder_wanted(finder)))
     by_chunk = list(normalize_chunks(file, choice, iter_chunks(file, Problems(), size), chunk_stats,
-                                     finder, start_year=2023))
+                                     finder, start_year=2023, marks=marks))
     assert by_chunk == by_line
     assert chunk_stats == line_stats
     assert chunk_stats.lines == chunk_stats.parsed + chunk_stats.unparsed + chunk_stats.skipped

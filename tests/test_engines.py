@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,15 @@ from scanner.cli import main
 from scanner.columnar import costs
 from scanner.columnar.batch import BatchMatcher
 from scanner.columnar.expressions import rule_exprs
+from scanner.columnar.lines import DenseLines
 from scanner.errors import Problems
 from scanner.match.matcher import Matcher, event_text
 from scanner.model import Event, LogSource
+from scanner.normalize import normalizer
+from scanner.normalize.normalizer import Marked
 from scanner.resources import bundled_rules_dir
 from scanner.rules.load import CompiledRules, load_rules
+from scanner.sources.open import iter_chunks
 
 from conftest import FIXTURES, REPO
 from test_backend import CASES as BACKEND_CASES
@@ -55,6 +60,7 @@ def polars_on_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     ``scanner.columnar.costs``)."""
     monkeypatch.setattr(costs, "MIN_ROWS", 0)
     monkeypatch.setattr(costs, "MIN_HITS", 0)
+    monkeypatch.setattr(costs, "MIN_LINES", 0)
 
 
 def assert_same(*argv: str) -> bytes:
@@ -81,6 +87,30 @@ def test_corpus_logs_with_corpus_and_bundled_rules(corpus: Path) -> None:
 def test_generated_bench_trees(corpus: Path, tmp_path: Path, worst: bool) -> None:
     generate.generate(tmp_path, 600_000, seed=5, worst=worst)
     assert assert_same(str(tmp_path), "--rules", str(corpus / "sigmahq"), "--jobs", "2")
+
+
+@pytest.mark.parametrize("tree", ["realistic", "worst", "corpus"])
+def test_lines_marked_in_small_chunks(corpus: Path, tmp_path: Path, tree: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in 4 kB chunks, most chunks of the dense files have their lines marked at once
+    (scanner.columnar.lines) in the columnar scan, which still gives the reference's bytes."""
+    root = corpus / "logs" if tree == "corpus" else tmp_path
+    if tree != "corpus":
+        generate.generate(tmp_path, 600_000, seed=3, worst=tree == "worst")
+    rules = ("--rules", str(corpus / "sigmahq"))
+    reference = jsonl("reference", str(root), *rules)
+    monkeypatch.setattr(normalizer, "iter_chunks", partial(iter_chunks, size=4096))
+    marked: list[bool] = []
+    mark = DenseLines.marked
+
+    def spied(self: DenseLines, text: str) -> Marked | None:
+        found = mark(self, text)
+        marked.append(found is not None)
+        return found
+
+    monkeypatch.setattr(DenseLines, "marked", spied)
+    assert jsonl("columnar", str(root), *rules, "--jobs", "1") == reference
+    assert sum(marked) > 20
 
 
 def test_bench_tree_with_bundled_rules_and_window(tmp_path: Path) -> None:

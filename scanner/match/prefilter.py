@@ -113,10 +113,11 @@ class LiteralFinder:
     """Where the next occurrence of any of a set of literals starts, in one RE2 scan."""
 
     def __init__(self, literals: Iterable[str]) -> None:
+        self.literals = tuple(sorted(literals))
         options = re2.Options()
         options.log_errors = False
         options.max_mem = 64 << 20
-        pattern = "|".join(re2.escape(literal) for literal in sorted(literals))
+        pattern = "|".join(re2.escape(literal) for literal in self.literals)
         # The compiled RE2 object below the wrapper: one call per search, byte offsets out.
         self._regex = re2.compile(pattern, options)._regexp if pattern else None
 
