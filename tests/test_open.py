@@ -13,7 +13,7 @@ import pytest
 
 from scanner.errors import Problems, SourceError
 from scanner.model import SourceFile
-from scanner.sources.open import LINE_CAP, iter_lines, open_binary, sniff_lines
+from scanner.sources.open import LINE_CAP, iter_chunks, iter_lines, open_binary, sniff_lines
 
 TEXT = (b"Jan  1 00:00:01 host sshd[1]: one\r\nJan  1 00:00:02 host sshd[1]: two\n\n"
         b"last without newline")
@@ -138,3 +138,17 @@ def test_open_binary_is_read_only(tmp_path: Path) -> None:
         assert stream.read(3) == TEXT[:3]
         with pytest.raises(OSError):
             stream.write(b"x")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("size", (4096, 1 << 20))
+def test_compressed_files_come_in_the_chunks_of_plain_ones(tmp_path: Path, size: int) -> None:
+    """A decoder hands over a block at a time (~64 kB for gzip); its reads are gathered, so a
+    compressed file's chunks are a plain file's, line for line (a 1 MB chunk path unit)."""
+    body = b"".join(b"Feb 11 10:00:%02d vps sshd[%d]: Failed password for root\n" % (i % 60, i)
+                    for i in range(60_000))
+    plain, packed = tmp_path / "auth.log", tmp_path / "auth.log.2.gz"
+    plain.write_bytes(body)
+    packed.write_bytes(gzip.compress(body))
+    chunks = list(iter_chunks(source_file(packed), Problems(), size))
+    assert chunks == list(iter_chunks(source_file(plain), Problems(), size))
+    assert len(chunks) == -(-len(body) // size)

@@ -264,7 +264,7 @@ def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK,
     failed = False
     # A decoder's read1 hands over what it decoded before a damaged spot; the buffered read
     # of the wrapper would drop it with the error.
-    read = stream.raw.read1 if isinstance(stream, _Decompressed) else _range_reader(stream, span)
+    read = _Filling(stream.raw.read1) if isinstance(stream, _Decompressed) else _range_reader(stream, span)
     with stream:
         while True:
             try:
@@ -297,6 +297,35 @@ def iter_chunks(file: SourceFile, problems: Problems, size: int = CHUNK,
     stats.report(file.source, problems)
     if number == 0 and not failed and span.whole:
         problems.add("source", Location(file.source), "empty file (no lines)")
+
+
+class _Filling:
+    """``read(size)`` of a decoder's ``read1``: its short reads gathered up to ``size`` bytes (or
+    the end), so the chunks of a compressed file are as long as a plain file's. An error after
+    some bytes is raised by the next read: the bytes decoded before it are handed over first."""
+
+    def __init__(self, read1: Callable[[int], bytes]) -> None:
+        self._read1 = read1
+        self._error: BaseException | None = None
+
+    def __call__(self, size: int) -> bytes:
+        if self._error is not None:
+            raise self._error
+        parts: list[bytes] = []
+        left = size
+        while left > 0:
+            try:
+                data = self._read1(left)
+            except _DECOMPRESS_ERRORS as exc:
+                if not parts:
+                    raise
+                self._error = exc
+                break
+            if not data:
+                break
+            parts.append(data)
+            left -= len(data)
+        return b"".join(parts)
 
 
 def _range_reader(stream: BinaryIO, span: ByteRange) -> Callable[[int], bytes]:
