@@ -34,13 +34,14 @@ class DenseLines:
     """The marked lines of chunks of one route's files, for one set of literals."""
 
     def __init__(self, begins: pl.Expr, literals: Iterable[str]) -> None:
-        # One regex of the literals, ASCII case folded as the text is lower-cased (Polars keeps
-        # it compiled across calls; the Aho-Corasick automaton of str.contains_any is built
-        # again on each). A literal with a character that is not ASCII or not lower-case
-        # occurs in no lower-cased ASCII text.
+        # One regex of the literals, searched in the lower-cased lines (Polars keeps it compiled
+        # across calls, where str.contains_any builds its Aho-Corasick automaton again on each;
+        # and it ran 1.5-2x faster than the same regex ASCII-case-insensitive on the lines as
+        # they are). A literal with a character that is not ASCII or not lower-case occurs in
+        # no lower-cased ASCII text.
         kept = sorted(literal for literal in literals
                       if literal.isascii() and literal == literal.lower())
-        self._literals = f"(?i-u){'|'.join(map(_escaped, kept))}" if kept else NOTHING
+        self._literals = "|".join(map(_escaped, kept)) if kept else NOTHING
         self._begins = begins
 
     @classmethod
@@ -57,11 +58,11 @@ class DenseLines:
         ``text`` is not ASCII, a line of it starts no record, or a marked line is blank."""
         if not text.isascii():
             return None
-        size = pl.col("line").str.len_bytes()
+        line = pl.col("line")
         lines = (pl.Series("line", [text]).str.split("\n").explode().head(-1).to_frame()
                  .with_row_index("index")
-                 .with_columns(marked=pl.col("line").str.contains(self._literals),
-                               begins=self._begins, end=(size + 1).cum_sum() - 1))
+                 .with_columns(marked=line.str.to_lowercase().str.contains(self._literals),
+                               begins=self._begins, end=(line.str.len_bytes() + 1).cum_sum() - 1))
         if not lines["begins"].all():
             return None
         found = lines.filter("marked")
