@@ -3,8 +3,8 @@
 The chunk path of the normalizer (:class:`~scanner.normalize.normalizer.LineMarks`) finds
 the records holding a literal one at a time: an RE2 search from the last record, then the
 record's bounds. Where most lines hold one (a brute-force auth.log), that per-record Python
-costs more than the whole chunk's lines as a Polars column: split, lower-cased, one
-Aho-Corasick pass for the literals and one regex pass for the record starts.
+costs more than the whole chunk's lines as a Polars column: split, lower-cased, one regex
+pass for the literals and one for the record starts.
 
 The answer is exact only where Polars and Python read the text alike: a chunk of ASCII
 text (``str.lower`` and ``to_lowercase`` agree, and the record-start regex means the same
