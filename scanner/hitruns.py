@@ -454,12 +454,3 @@ def _decoded_frame(floats: tuple[float, ...], sources: tuple[str, ...], lines: t
             hits.insert(at, hit)
     return list(zip(zip(floats, sources, lines, ids), hits))
 
-
-class Replay:
-    """A re-iterable view: each iteration calls ``make`` for a fresh stream of hits."""
-
-    def __init__(self, make: Callable[[], Iterator[Hit]]) -> None:
-        self._make = make
-
-    def __iter__(self) -> Iterator[Hit]:
-        return self._make()
