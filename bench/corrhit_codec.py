@@ -50,9 +50,9 @@ def correlation_hits(tree: Path, rules: list[Path]) -> list[Keyed]:
     select = pipeline.select_hits
 
     def capturing(*args: Any) -> Any:
-        shown, tally = select(*args)
+        shown = select(*args)
         captured.extend((h.sort_key(), h) for h in shown if h.correlation is not None)
-        return shown, tally
+        return shown
 
     pipeline.select_hits = capturing
     try:
