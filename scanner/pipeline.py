@@ -46,12 +46,12 @@ from scanner.correlate.partition import correlate_part, merge_parts, partitions,
 from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problem, Problems
 from scanner.execute import Executor, open_executor
-from scanner.hitruns import spill_space
+from scanner.hitruns import middle_key, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
-from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
-                           level_rank)
+from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo,
+                           SortKey, SourceFile, level_rank)
 from scanner.normalize.year import MonthSpan, month_span
 from scanner.normalize.year_plan import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
@@ -406,9 +406,10 @@ def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
                 executor: Executor) -> CountedHits:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
     order, read again from their runs at each iteration, and counting them as the output is
-    written. The correlation partitions (scanner.correlate.partition) each read their own
-    hits: a share of them, partition 0 among them, here, the others by the ``executor``
-    meanwhile when there are many, else all here in turn."""
+    written (with several slots, at a middle key it splits for two processes to write:
+    scanner.report.halves). The correlation partitions (scanner.correlate.partition) each
+    read their own hits: a share of them, partition 0 among them, here, the others by the
+    ``executor`` meanwhile when there are many, else all here in turn."""
     config = scan.config
     specs, parts = compiled.correlations, hits.parts
     mine, *theirs = shares(parts, executor.slots)
@@ -420,14 +421,14 @@ def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
-    def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
-        merged = heapq.merge(base.keyed(), merge_parts(found), key=itemgetter(0))
-        return (h for _, h in merged if floor is None or level_rank(h.rule.level) >= floor)
+    def wanted(since: SortKey | None) -> Iterator[Keyed]:  # ties: base before correlation hits
+        merged = heapq.merge(base.keyed(since), merge_parts(found, since), key=itemgetter(0))
+        return (k for k in merged if floor is None or level_rank(k[1].rule.level) >= floor)
 
     def new(hit: Hit) -> bool:
         return not known or fingerprint(hit) not in known
 
-    return CountedHits(wanted, new)
+    return CountedHits(wanted, new, middle_key([base, *found]) if executor.slots > 1 else None)
 
 
 def reported_rules(compiled: CompiledRules) -> tuple[RuleInfo, ...]:

@@ -13,7 +13,7 @@ import pytest
 
 from scanner import pipeline
 from scanner.cli import main
-from scanner.model import Hit
+from scanner.model import Hit, Keyed, SortKey
 from scanner.report.tally import CountedHits, HitTally
 from tests.test_report import varied_hits
 
@@ -31,14 +31,15 @@ def expected_tally(hits: list[Hit]) -> HitTally:
 
 
 class Made:
-    """``make`` for a view over ``hits``, counting the streams made."""
+    """``make`` for a view over ``hits`` (with their sort keys), counting the streams made."""
 
     def __init__(self, hits: list[Hit]) -> None:
         self.hits, self.streams = hits, 0
 
-    def __call__(self) -> Iterator[Hit]:
+    def __call__(self, since: SortKey | None) -> Iterator[Keyed]:
+        assert since is None
         self.streams += 1
-        return iter(self.hits)
+        return ((hit.sort_key(), hit) for hit in self.hits)
 
 
 def test_the_first_complete_iteration_leaves_the_counts() -> None:
@@ -64,7 +65,7 @@ def test_a_view_not_read_to_its_end_is_counted_by_a_pass_of_its_own() -> None:
 
 
 def test_nothing_to_report_counts_nothing() -> None:
-    view = CountedHits(lambda: iter(()), lambda hit: True)
+    view = CountedHits(lambda since: iter(()), lambda hit: True)
     assert list(view) == [] and view.tally() == HitTally()
 
 

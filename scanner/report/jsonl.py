@@ -7,6 +7,7 @@ from typing import Any, Iterable, TextIO
 
 from scanner.model import Hit
 from scanner.report.context import Summary
+from scanner.report.halves import write_lines
 from scanner.report.records import hit_record
 
 
@@ -17,7 +18,13 @@ def _dumps(obj: Any) -> str:
 
 
 def write_jsonl(hits: Iterable[Hit], out: TextIO) -> None:
-    """Write one JSON object per hit, one per line."""
+    """Write one JSON object per hit, one per line (by two processes when the hits split
+    in halves: scanner.report.halves)."""
+    write_lines(hits, jsonl_lines, out)
+
+
+def jsonl_lines(hits: Iterable[Hit], out: TextIO) -> None:
+    """Write the JSON Lines of ``hits``."""
     for hit in hits:
         out.write(_dumps(hit_record(hit)) + "\n")
 
