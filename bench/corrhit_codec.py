@@ -107,7 +107,7 @@ def timed(hits: list[Keyed], form: ContextManager[None], collector: Any
     stream = io.BytesIO()
     with form, collector_paused():
         started = time.process_time()
-        frames = hitruns._dump_frames(hits, stream)
+        frames, _ = hitruns._dump_frames(hits, stream)
         dumped = time.process_time() - started
     stream.seek(0)
     gc.collect()

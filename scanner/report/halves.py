@@ -38,13 +38,22 @@ def write_lines(hits: Iterable[Hit], lines: Lines, out: TextIO) -> None:
         lines(hits, out)
         return
     earlier, later = halves
-    fd, name = tempfile.mkstemp(prefix="lines-", suffix=".txt", dir=directory)
+    try:
+        fd, name = tempfile.mkstemp(prefix="lines-", suffix=".txt", dir=directory)
+    except OSError as exc:
+        raise LogsigmaError(f"cannot write hits to a temporary file: {exc.strerror}",
+                            Location(str(directory))) from None
     os.close(fd)
     received, sent = multiprocessing.Pipe(duplex=False)
     writer = multiprocessing.get_context("fork").Process(
         target=_write_later, args=(later, lines, name, sent), daemon=True)
     try:
         writer.start()
+    except OSError:  # no process to spare: this one writes every line
+        _discard(name, received, sent)
+        lines(hits, out)
+        return
+    try:
         sent.close()
         lines(earlier, out)
         tally = _outcome(received, name)
@@ -55,13 +64,19 @@ def write_lines(hits: Iterable[Hit], lines: Lines, out: TextIO) -> None:
         if writer.is_alive():
             writer.terminate()
         writer.join()
-        received.close()
-        os.unlink(name)
+        _discard(name, received, sent)
 
 
 def fork_is_safe() -> bool:
     """Whether this process may fork a writer: one thread, and Polars not loaded."""
     return threading.active_count() == 1 and "polars" not in sys.modules
+
+
+def _discard(name: str, *ends: Connection) -> None:
+    """Close the pipe's ``ends`` and remove the later half's file ``name``."""
+    for end in ends:
+        end.close()
+    os.unlink(name)
 
 
 def _outcome(received: Connection, name: str) -> HitTally:
