@@ -50,9 +50,9 @@ def correlation_hits(tree: Path, rules: list[Path]) -> list[Keyed]:
     select = pipeline.select_hits
 
     def capturing(*args: Any) -> Any:
-        shown, tally = select(*args)
+        shown = select(*args)
         captured.extend((h.sort_key(), h) for h in shown if h.correlation is not None)
-        return shown, tally
+        return shown
 
     pipeline.select_hits = capturing
     try:
@@ -107,7 +107,7 @@ def timed(hits: list[Keyed], form: ContextManager[None], collector: Any
     stream = io.BytesIO()
     with form, collector_paused():
         started = time.process_time()
-        frames = hitruns._dump_frames(hits, stream)
+        frames, _ = hitruns._dump_frames(hits, stream)
         dumped = time.process_time() - started
     stream.seek(0)
     gc.collect()

@@ -13,6 +13,9 @@ pairs) merges its runs lazily, one frame of :data:`FRAME_HITS` hits per run at a
 into ``sort_key`` order; equal keys come in the order the hits were added. A writer that
 gathers more than :data:`MAX_RUNS` runs merges the smallest neighbouring ones (see
 ``RunWriter._compact``), so a merge never holds more than that many frames or open files.
+A run keeps each frame's first key and offset (:class:`Run`'s index), so reading its hits
+from a key on (``Runs.keyed(since)``) leaves the frames before it unread; :func:`middle_key`
+cuts the hits of several runs into two halves of about as many frames.
 
 A process spills only after :func:`use_directory` named its directory (without one a
 writer keeps every hit in memory). :func:`spill_space` makes that directory with
@@ -47,20 +50,21 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain, repeat, starmap
+from itertools import chain, dropwhile, repeat, starmap
 from multiprocessing.context import BaseContext
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 from scanner.errors import LogsigmaError, Location
-from scanner.model import AnyHit, Hit, Keyed, Reduced, RuleInfo
+from scanner.model import AnyHit, Hit, Keyed, Reduced, RuleInfo, SortKey
 
 BATCH_HITS = 5_000  # hits a writer of its own holds before it spills a run
 FRAME_HITS = 256  # hits per pickle frame at most: what a merge holds per run
 FRAME_CHARS = 1 << 16  # raw text per pickle frame, about: long lines make shorter frames
 CONTRIBUTOR_CHARS = 32  # what each listed contributor of a correlation hit counts as raw text
 MAX_RUNS = 128  # runs a writer keeps before merging some (a merge opens them all at once)
+MIDDLE_FRAMES = 64  # frames on disk at least for hits to be split at a middle key
 ORPHAN_SECONDS = 60.0  # a younger unlocked spill directory may be one whose scan is starting
 
 _KEY = itemgetter(0)  # the sort key of a Keyed pair
@@ -158,18 +162,29 @@ def pool_context(engine: str) -> BaseContext | None:
     return context
 
 
+FrameIndex = tuple[tuple[SortKey, int], ...]  # each frame's first sort key and byte offset
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One sorted run on disk: the file ``path`` of ``frames`` pickled lists of keyed hits."""
+    """One sorted run on disk: the file ``path`` of ``frames`` pickled lists of keyed hits,
+    and where each frame starts (empty for a run copied from a scratch file: read whole)."""
 
     path: Path
     frames: int
+    index: FrameIndex = ()
 
-    def framed(self) -> Iterator[list[Keyed]]:
-        """The run's frames, in order."""
+    def framed(self, first: int = 0) -> Iterator[list[Keyed]]:
+        """The run's frames, in order, from frame ``first`` on."""
         with self.path.open("rb") as stream:
-            for _ in range(self.frames):
+            if first:
+                stream.seek(self.index[first][1])
+            for _ in range(self.frames - first):
                 yield pickle.load(stream)
+
+    def first_frame(self, since: SortKey) -> int:
+        """The first frame that may hold a key from ``since`` on (0 without an index)."""
+        return max(0, bisect.bisect_left(self.index, since, key=_KEY) - 1)
 
 
 @dataclass(slots=True)
@@ -191,12 +206,18 @@ class Runs:
         """Every hit in ``sort_key`` order; equal keys in the order they were added."""
         return map(_HIT, self.keyed())
 
-    def keyed(self) -> Iterator[Keyed]:
-        """Every hit with its sort key, in the order of :meth:`__iter__`."""
+    def keyed(self, since: SortKey | None = None) -> Iterator[Keyed]:
+        """Every hit with its sort key, in the order of :meth:`__iter__`; with ``since``,
+        those whose key is not below it, the frames before them left unread."""
+        memory = self.memory
+        if since is not None:
+            memory = memory[bisect.bisect_left(memory, since, key=_KEY):]
         if not self.disk:
-            return iter(self.memory)
-        return merge_frames([*((run.framed(), run.frames) for run in self.disk),
-                             (iter([self.memory]), 1)])
+            return iter(memory)
+        firsts = [0 if since is None else run.first_frame(since) for run in self.disk]
+        merged = merge_frames([*((run.framed(first), run.frames - first)
+                                 for run, first in zip(self.disk, firsts)), (iter([memory]), 1)])
+        return merged if since is None else dropwhile(lambda keyed: keyed[0] < since, merged)
 
 
 @dataclass(eq=False, slots=True)
@@ -304,19 +325,32 @@ class RunWriter:
         return _new_run(self._directory, lambda stream: _dump_frames(hits, stream))
 
 
-def copy_run(frames: int, chunks: Iterable[bytes]) -> Run:
-    """A run of ``frames`` frames in this process's spill directory made of ``chunks``, the
-    bytes of another process's run in order (one a remote worker spilled)."""
-    return _new_run(_directory, lambda stream: (stream.writelines(chunks), frames)[1])
+def middle_key(runs: Iterable[Runs]) -> SortKey | None:
+    """The middle of the first keys of the frames on disk of ``runs``: about as many frames
+    (each of about as many hits or as much text) below it as from it on; ``None`` with fewer
+    than :data:`MIDDLE_FRAMES` frames (or runs without an index)."""
+    starts = sorted(key for each in runs for run in each.disk for key, _ in run.index)
+    return starts[len(starts) // 2] if len(starts) >= MIDDLE_FRAMES else None
 
 
-def _new_run(directory: Path | None, write: Callable[[BinaryIO], int]) -> Run:
-    """A new run file in ``directory`` that ``write`` fills, returning its frame count."""
+def copy_run(run: Run, chunks: Iterable[bytes]) -> Run:
+    """A copy of ``run`` in this process's spill directory made of ``chunks``, the bytes of
+    another process's run in order (one a remote worker spilled)."""
+    def write(stream: BinaryIO) -> tuple[int, FrameIndex]:
+        stream.writelines(chunks)
+        return run.frames, run.index
+
+    return _new_run(_directory, write)
+
+
+def _new_run(directory: Path | None, write: Callable[[BinaryIO], tuple[int, FrameIndex]]) -> Run:
+    """A new run file in ``directory`` that ``write`` fills, returning its frame count and
+    index."""
     assert directory is not None
     try:
         fd, name = tempfile.mkstemp(prefix="hits-", suffix=".runs", dir=directory)
         with os.fdopen(fd, "wb") as stream:
-            return Run(Path(name), write(stream))
+            return Run(Path(name), *write(stream))
     except OSError as exc:
         raise LogsigmaError(f"cannot spill hits to a temporary file: {exc.strerror}",
                             Location(str(directory))) from None
@@ -373,11 +407,12 @@ def _merge_width() -> int:
     return max(2, MAX_RUNS // 2)
 
 
-def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
+def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> tuple[int, FrameIndex]:
     """Pickle keyed ``hits`` onto ``stream`` in frames of :data:`FRAME_HITS`, or fewer once
     their raw text reaches :data:`FRAME_CHARS` (a correlation hit's contributors counted in:
-    one lists tens, ~130 bytes each in memory); the frame count."""
-    frames = chars = 0
+    one lists tens, ~130 bytes each in memory); the frame count and the frames' index."""
+    index: list[tuple[SortKey, int]] = []
+    chars = 0
     frame: list[Keyed] = []
     for keyed in hits:
         frame.append(keyed)
@@ -387,13 +422,13 @@ def _dump_frames(hits: Iterable[Keyed], stream: BinaryIO) -> int:
             if hit.correlation is not None:
                 chars += CONTRIBUTOR_CHARS * len(hit.correlation.contributors)
         if len(frame) == FRAME_HITS or chars >= FRAME_CHARS:
+            index.append((frame[0][0], stream.tell()))
             pickle.dump(_Columns(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            frames += 1
             frame, chars = [], 0
     if frame:
+        index.append((frame[0][0], stream.tell()))
         pickle.dump(_Columns(frame), stream, protocol=pickle.HIGHEST_PROTOCOL)
-        frames += 1
-    return frames
+    return len(index), tuple(index)
 
 
 class _Columns:
@@ -454,12 +489,3 @@ def _decoded_frame(floats: tuple[float, ...], sources: tuple[str, ...], lines: t
             hits.insert(at, hit)
     return list(zip(zip(floats, sources, lines, ids), hits))
 
-
-class Replay:
-    """A re-iterable view: each iteration calls ``make`` for a fresh stream of hits."""
-
-    def __init__(self, make: Callable[[], Iterator[Hit]]) -> None:
-        self._make = make
-
-    def __iter__(self) -> Iterator[Hit]:
-        return self._make()

@@ -16,8 +16,8 @@ one's parts each starting in the year of its first stamp; the results of a file'
 parts are merged back into one (its counts, problems and stream-integrity watch).
 The costliest units start first; the main process merges results as they finish
 (files listed in unit order), correlates, filters, and renders,
-streaming the merged runs (each correlation partition a pass over its own hits; a pass over
-the shown and correlation hits to count, one to write), so the output is
+streaming the merged runs (each correlation partition a pass over its own hits; one pass over
+the shown and correlation hits, which writes and counts them), so the output is
 byte-identical whatever ``--jobs`` is and memory stays bounded whatever the number of
 hits. This module owns the ``Problems`` collector of a run and the exit code; it
 never writes to the input.
@@ -46,13 +46,13 @@ from scanner.correlate.partition import correlate_part, merge_parts, partitions,
 from scanner.correlate.split import HitRouting, SplitRuns, SplitWriter
 from scanner.errors import Problem, Problems
 from scanner.execute import Executor, open_executor
-from scanner.hitruns import Replay, spill_space
+from scanner.hitruns import middle_key, spill_space
 from scanner.integrity import INTEGRITY, Span, StreamWatch, chain_anomalies
 from scanner.journal_integrity import journal_anomalies
 from scanner.match.matcher import Matcher, Plan, event_text
 from scanner.match.prefilter import LiteralFinder
-from scanner.model import (AnyHit, Event, FileStats, Hit, LogSource, RuleInfo, SourceFile,
-                           level_rank)
+from scanner.model import (AnyHit, Event, FileStats, Hit, Keyed, LogSource, RuleInfo,
+                           SortKey, SourceFile, level_rank)
 from scanner.normalize.year import MonthSpan, month_span
 from scanner.normalize.year_plan import plan_years
 from scanner.normalize.derive import DERIVE_TRIGGERS, PROCESS_CREATION, with_derived
@@ -65,7 +65,7 @@ from scanner.report.output import atomic_text, emit
 from scanner.report.progress import Progress
 from scanner.report.safe import escape_control
 from scanner.report.table import render_summary
-from scanner.report.tally import HitTally
+from scanner.report.tally import CountedHits, HitTally
 from scanner.rules.feeds import can_fire
 from scanner.rules.load import CompiledRules, load_rules
 from scanner.sources.open import WHOLE, ByteRange, merge_part_problems
@@ -258,7 +258,6 @@ class Scan:
     chains: list[list[SourceFile]] = field(default_factory=list)
     rules_loaded: int = 0
     rules_skipped: int = 0
-    suppressed: int = 0
     retried: int = 0
     seconds: float = 0.0
 
@@ -413,13 +412,13 @@ def join_parts(parts: Sequence[UnitResult], anomalies: list[Event]) -> FileResul
 
 
 def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
-                executor: Executor) -> tuple[Replay, HitTally]:
+                executor: Executor) -> CountedHits:
     """Correlate, then keep what the user asked to see: a view giving those hits in output
-    order, read again from their runs at each iteration, and their counts. The correlation
-    partitions (scanner.correlate.partition) each read their own hits: a share of them,
-    partition 0 among them, here, the others by the ``executor`` meanwhile when there are
-    many, else all here in turn; the shown base hits and the correlation hits are read
-    once more here."""
+    order, read again from their runs at each iteration, and counting them as the output is
+    written (with several slots, at a middle key it splits for two processes to write:
+    scanner.report.halves). The correlation partitions (scanner.correlate.partition) each
+    read their own hits: a share of them, partition 0 among them, here, the others by the
+    ``executor`` meanwhile when there are many, else all here in turn."""
     config = scan.config
     specs, parts = compiled.correlations, hits.parts
     mine, *theirs = shares(parts, executor.slots)
@@ -431,20 +430,14 @@ def select_hits(hits: SplitRuns, compiled: CompiledRules, scan: Scan,
     floor = level_rank(config.min_level) if config.min_level else None
     known = read_baseline(config.baseline) if config.baseline else frozenset()
 
-    def wanted() -> Iterator[Hit]:  # ties: base hits before correlation hits
-        merged = heapq.merge(base.keyed(), merge_parts(found), key=itemgetter(0))
-        return (h for _, h in merged if floor is None or level_rank(h.rule.level) >= floor)
+    def wanted(since: SortKey | None) -> Iterator[Keyed]:  # ties: base before correlation hits
+        merged = heapq.merge(base.keyed(since), merge_parts(found, since), key=itemgetter(0))
+        return (k for k in merged if floor is None or level_rank(k[1].rule.level) >= floor)
 
     def new(hit: Hit) -> bool:
         return not known or fingerprint(hit) not in known
 
-    tally = HitTally()
-    for hit in wanted():
-        if new(hit):
-            tally.add(hit)
-        else:
-            scan.suppressed += 1
-    return Replay(lambda: filter(new, wanted())), tally
+    return CountedHits(wanted, new, middle_key([base, *found]) if executor.slots > 1 else None)
 
 
 def reported_rules(compiled: CompiledRules) -> tuple[RuleInfo, ...]:
@@ -471,7 +464,7 @@ def summarize(scan: Scan, tally: HitTally) -> dict[str, Any]:
         "hits": tally.hits,
         "hits_by_level": {lvl: by_level[lvl] for lvl in sorted(by_level, key=level_rank, reverse=True)},
         "top_rules": tally.by_title.most_common(TOP_RULES),
-        "suppressed_by_baseline": scan.suppressed,
+        "suppressed_by_baseline": tally.suppressed,
         "units_retried": scan.retried,
         "time_notes": scan.time_notes,
         "problem_counts": dict(scan.problems.counts()),
@@ -521,15 +514,17 @@ def run_scan(config: ScanConfig) -> int:
             scan.retried = executor.retried
         finally:
             progress.close()
-        # the hits read twice more here (tally, output) make no cycles, and the collector's
-        # default thresholds doubled what reading one costs (bench/corrhit_codec.py)
+        # the hits read once more here (the output, which counts them) make no cycles, and
+        # the collector's default thresholds doubled what reading one costs (bench/corrhit_codec.py)
         with collector_relaxed():
-            shown, tally = select_hits(hits, compiled, scan, executor)
+            shown = select_hits(hits, compiled, scan, executor)
             scan.seconds = time.monotonic() - started
+            emit(shown, lambda: summarize(scan, shown.tally()), config.output_format,
+                 config.output, ReportContext(
+                     reported_rules(compiled), config.fail_on, config.paths,
+                     {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
+            tally = shown.tally()
             summary = summarize(scan, tally)
-            emit(shown, summary, config.output_format, config.output, ReportContext(
-                reported_rules(compiled), config.fail_on, config.paths,
-                {u.file.source: Evidence(u.file, u.choice.route) for u in units}))
         if config.write_baseline:
             with atomic_text(config.write_baseline) as out:
                 out.write(baseline_text(shown))

@@ -64,8 +64,8 @@ def test_relaxed_collector_still_frees_cycles_made_in_the_block(collector_state:
 
 def test_a_scan_tallies_and_writes_its_hits_with_the_collector_relaxed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector_state: None) -> None:
-    """The main process reads every reported hit twice more (tally, output) after the
-    workers: at CPython's default thresholds the collector doubled what reading a
+    """The main process reads every reported hit once more (the output, which counts them)
+    after the workers: at CPython's default thresholds the collector doubled what reading a
     correlation hit costs (bench/corrhit_codec.py)."""
     gc.set_threshold(700, 10, 10)
     seen: dict[str, set[int]] = {"tally": set(), "output": set()}

@@ -56,7 +56,7 @@ def round_trips(hits: list[Hit]) -> None:
         assert back == one and shape(back) == shape(one)
     keyed: list[Keyed] = [(h.sort_key(), h) for h in hits]
     stream = io.BytesIO()
-    frames = hitruns._dump_frames(keyed, stream)
+    frames, _ = hitruns._dump_frames(keyed, stream)
     stream.seek(0)
     loaded = [pair for _ in range(frames) for pair in pickle.load(stream)]
     assert loaded == keyed and [shape(h) for _, h in loaded] == [shape(h) for h in hits]

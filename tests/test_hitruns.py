@@ -128,7 +128,7 @@ def test_merges_rewrite_each_hit_a_few_times(spill: Path, monkeypatch: pytest.Mo
     written: list[int] = []  # hits per run written, merged runs included
     dump = hitruns._dump_frames
 
-    def counted(hits: Iterable[Keyed], stream: BinaryIO) -> int:
+    def counted(hits: Iterable[Keyed], stream: BinaryIO) -> tuple[int, hitruns.FrameIndex]:
         hits = list(hits)
         written.append(len(hits))
         return dump(hits, stream)

@@ -175,6 +175,6 @@ def test_json_streams_the_document_json_dumps_gives(hits: list[Hit]) -> None:
     from scanner.report.records import hit_record
     summary = {"hits": len(hits), "top_rules": [["t", 1]]}
     out = io.StringIO()
-    write_json(iter(hits), summary, out)
+    write_json(iter(hits), lambda: summary, out)
     assert out.getvalue() == json.dumps({"hits": [hit_record(h) for h in hits],
                                          "summary": summary}, default=str) + "\n"

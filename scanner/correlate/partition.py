@@ -158,8 +158,9 @@ def correlate_part(hits: Runs, part: int, parts: int,
     return found.close()
 
 
-def merge_parts(runs: Sequence[Runs]) -> Iterator[Keyed]:
-    """The correlation hits of every partition, in the engine's output order."""
+def merge_parts(runs: Sequence[Runs], since: SortKey | None = None) -> Iterator[Keyed]:
+    """The correlation hits of every partition, in the engine's output order (from the sort
+    key ``since`` on, when given)."""
     if len(runs) == 1:
-        return runs[0].keyed()
-    return heapq.merge(*(r.keyed() for r in runs), key=output_order)
+        return runs[0].keyed(since)
+    return heapq.merge(*(r.keyed(since) for r in runs), key=output_order)

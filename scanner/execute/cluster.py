@@ -389,7 +389,7 @@ class ClusterExecutor:
         if not runs.disk:
             return runs
         return dataclasses.replace(runs, disk=tuple(
-            copy_run(run.frames, self._chunks(address, str(run.path))) for run in runs.disk))
+            copy_run(run, self._chunks(address, str(run.path))) for run in runs.disk))
 
     def _chunks(self, address: str, path: str) -> Iterator[bytes]:
         """The bytes of the file ``path`` on the worker at ``address``, chunk by chunk."""

@@ -7,6 +7,7 @@ import json
 from typing import Iterable, TextIO
 
 from scanner.model import Hit
+from scanner.report.halves import write_lines
 from scanner.report.records import (HOST_FIELDS, SRC_IP_FIELDS, first_field, hit_record,
                                     logsource_text)
 from scanner.report.safe import csv_cell
@@ -35,8 +36,14 @@ def closing_user(hit: Hit) -> object:
 
 
 def write_csv(hits: Iterable[Hit], out: TextIO) -> None:
-    """Write a header and one row per hit."""
+    """Write a header and one row per hit (the rows by two processes when the hits split
+    in halves: scanner.report.halves)."""
+    csv.writer(out, lineterminator="\r\n").writerow(COLUMNS)
+    write_lines(hits, csv_rows, out)
+
+
+def csv_rows(hits: Iterable[Hit], out: TextIO) -> None:
+    """Write the CSV rows of ``hits``."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
     for hit in hits:
         writer.writerow(csv_row(hit))

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from scanner import __version__
 from scanner.model import LEVELS, Hit, RuleInfo, level_rank
-from scanner.report.context import ReportContext
+from scanner.report.context import ReportContext, Summary
 from scanner.report.excerpts import Excerpts
 from scanner.report.records import iso
 from scanner.report.safe import escape_control
@@ -118,9 +118,10 @@ def _environment() -> Environment:
                        trim_blocks=True, lstrip_blocks=True, finalize=shown_text)
 
 
-def write_html(hits: Iterable[Hit], summary: dict[str, Any], context: ReportContext,
+def write_html(hits: Iterable[Hit], summary: Summary, context: ReportContext,
                out: TextIO) -> None:
-    """Write the HTML report of a run (``hits`` is iterated twice)."""
+    """Write the HTML report of a run (``hits`` is iterated twice; ``summary`` is asked for
+    after the first iteration)."""
     timeline, story = TimelineBuilder(), StoryBuilder()
     by_rule: dict[str, int] = {}
     first: datetime | None = None
@@ -137,8 +138,9 @@ def write_html(hits: Iterable[Hit], summary: dict[str, Any], context: ReportCont
             first = hit.timestamp if first is None or hit.timestamp < first else first
             last = hit.timestamp if last is None or hit.timestamp > last else last
     warnings = [str(problem) for problem in excerpts.read()]
+    shown = summary()
     if warnings:
-        summary = {**summary, "problems": [*summary.get("problems", ()), *warnings]}
+        shown = {**shown, "problems": [*shown.get("problems", ()), *warnings]}
     told = story.story()
     moments = [(m.when, f"{m.title} ({m.where})") for m in told.key_moments if m.when]
     rules = sorted((rule_view(known[rule_id], n) for rule_id, n in by_rule.items()),
@@ -146,10 +148,10 @@ def write_html(hits: Iterable[Hit], summary: dict[str, Any], context: ReportCont
     script, script_digest = _script()
     template = _environment().get_template("report.html.j2")
     for piece in template.generate(
-            version=__version__, summary=summary, roots=[str(p) for p in context.roots],
+            version=__version__, summary=shown, roots=[str(p) for p in context.roots],
             first=_seconds(first), last=_seconds(last), chart=timeline.chart(moments), story=told,
             moments=told.key_moments, rules=rules, hits=_views(hits, excerpts),
-            levels=[lvl for lvl in reversed(LEVELS) if lvl in summary.get("hits_by_level", {})],
+            levels=[lvl for lvl in reversed(LEVELS) if lvl in shown.get("hits_by_level", {})],
             script=script, script_digest=script_digest):
         out.write(piece)
 

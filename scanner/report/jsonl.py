@@ -6,6 +6,8 @@ import json
 from typing import Any, Iterable, TextIO
 
 from scanner.model import Hit
+from scanner.report.context import Summary
+from scanner.report.halves import write_lines
 from scanner.report.records import hit_record
 
 
@@ -16,15 +18,22 @@ def _dumps(obj: Any) -> str:
 
 
 def write_jsonl(hits: Iterable[Hit], out: TextIO) -> None:
-    """Write one JSON object per hit, one per line."""
+    """Write one JSON object per hit, one per line (by two processes when the hits split
+    in halves: scanner.report.halves)."""
+    write_lines(hits, jsonl_lines, out)
+
+
+def jsonl_lines(hits: Iterable[Hit], out: TextIO) -> None:
+    """Write the JSON Lines of ``hits``."""
     for hit in hits:
         out.write(_dumps(hit_record(hit)) + "\n")
 
 
-def write_json(hits: Iterable[Hit], summary: dict[str, Any], out: TextIO) -> None:
+def write_json(hits: Iterable[Hit], summary: Summary, out: TextIO) -> None:
     """Write ``{"hits": [...], "summary": {...}}`` as one JSON document, hit by hit
-    (the bytes ``json.dumps`` gives for the whole document)."""
+    (the bytes ``json.dumps`` gives for the whole document); ``summary`` is asked for
+    once the hits are written."""
     out.write('{"hits": [')
     for i, hit in enumerate(hits):
         out.write((", " if i else "") + _dumps(hit_record(hit)))
-    out.write('], "summary": ' + _dumps(summary) + "}\n")
+    out.write('], "summary": ' + _dumps(summary()) + "}\n")

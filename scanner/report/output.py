@@ -7,11 +7,11 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, TextIO
 
 from scanner.errors import LogsigmaError, Location
 from scanner.model import Hit
-from scanner.report.context import ReportContext
+from scanner.report.context import ReportContext, Summary
 from scanner.report.csv_out import write_csv
 from scanner.report.html import write_html
 from scanner.report.jsonl import write_json, write_jsonl
@@ -38,10 +38,12 @@ def atomic_text(path: Path) -> Iterator[TextIO]:
         raise
 
 
-def write_hits(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, out: TextIO,
+def write_hits(hits: Iterable[Hit], summary: Summary, fmt: str, out: TextIO,
                context: ReportContext = ReportContext()) -> None:
     """Render ``hits`` as ``fmt`` (table, csv, jsonl, json, sarif, junit, html) onto
-    ``out``, streaming; the table and the HTML report iterate ``hits`` twice."""
+    ``out``, streaming; the table and the HTML report iterate ``hits`` twice. The JSON
+    document and the HTML report show the run ``summary``, which they ask for after a
+    first complete iteration of ``hits``."""
     if fmt == "table":
         write_table(hits, out)
     elif fmt == "csv":
@@ -58,7 +60,7 @@ def write_hits(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, out: Text
         write_json(hits, summary, out)
 
 
-def emit(hits: Iterable[Hit], summary: dict[str, Any], fmt: str, path: Path | None,
+def emit(hits: Iterable[Hit], summary: Summary, fmt: str, path: Path | None,
          context: ReportContext = ReportContext()) -> None:
     """Write the hits to ``path`` atomically, or to stdout when ``path`` is None."""
     if path is None or str(path) == "-":
