@@ -44,7 +44,7 @@ LINES = [
     "feb 11 10:00:00 lower-case month",
     "Feb 11 10:00 short stamp", "  indented detail", "\tDETAIL tabbed", "", " ", " \t\r",
     "\x1c", "\x1cFeb 11 10:00:00 after a separator", "\x0bvertical tab first", "\rcarriage",
-    "x" * 3000,
+    "x" * 3000, "Feb 11 10:00:00 vps app[1]: a NUL\x00inside, failed",
 ]
 LITERALS = ({"failed", "wp-login"}, {"feb"}, {"\x1c", " "}, {"zzz-never"}, {"i\u0307", "\u017f"},
             {"-", "~", "&&", "#", "[1]", "a.b", "(?", "\\", "{1}", "$^", "*", "+", "|", ":"})
