@@ -57,9 +57,11 @@ CHUNKED = ("line", "continued")  # record kinds the chunk path handles
 MAX_PROGRAMS = 256  # program names a parser remembers the grammars of (a file names a few)
 MAX_HELD = 8 * CHUNK  # a chunk path unit ends here even without a record start (pathological files)
 # A unit's lines are marked at once (LineMarks) after one where more than this share held a
-# literal: the columnar engine's marking costs ~0.75 µs a line, finding a record one at a time
-# ~3 µs more a record (measured on the bench trees: auth.log's 77% gain, nginx's 12% lose).
-DENSE = 0.25
+# literal. Finding a record one at a time costs ~3.3 µs more a record; the columnar engine's
+# marking ~0.75 µs a line of auth.log and ~1.05 µs of nginx's access.log (longer lines, more
+# literals): it pays above 23% and 32% of lines holding one (bench trees: auth.log's 77%
+# gain 1.8 µs a line, nginx's 12% lose 0.65 µs).
+DENSE = 1 / 3
 _UNSEEN = object()  # a program name not looked up yet
 _INDENT = ("", " ", "\t")  # a line's first character (none: empty) when it starts no record
 _REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*?) ?\]$")
