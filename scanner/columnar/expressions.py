@@ -107,11 +107,18 @@ def _regex(pattern: str) -> str:
         raise Unsupported(f"regex only Python re runs: {pattern!r}")
     if _RUST_DIFFERS.search(pattern):
         raise Unsupported(f"regex RE2 and Rust read differently: {pattern!r}")
+    if not rust_accepts(pattern):
+        raise Unsupported(f"regex Rust's regex refuses: {pattern!r}")
+    return pattern
+
+
+def rust_accepts(pattern: str) -> bool:
+    """Whether Rust's ``regex`` (Polars) compiles ``pattern``."""
     try:
         pl.select(pl.lit("").str.contains(pattern))
     except pl.exceptions.PolarsError:
-        raise Unsupported(f"regex Rust's regex refuses: {pattern!r}") from None
-    return pattern
+        return False
+    return True
 
 
 def _any(exprs: list[pl.Expr]) -> pl.Expr:

@@ -20,12 +20,12 @@ from typing import Iterable
 
 import polars as pl
 
+from scanner.columnar.expressions import rust_accepts
 from scanner.normalize.normalizer import Marked
 from scanner.normalize.routes import Route
 
 BLANK = "^[\t\n\x0b\x0c\r\x1c-\x1f ]*$"  # the ASCII lines str.isspace() holds true of, and ""
 NOTHING = "[^\\s\\S]"  # a regex that matches no text
-_META = frozenset("\\.+*?()|[]{}^$#&-~")  # what Rust's regex::escape escapes
 # \s is wider in re (\x1c-\x1f), [: [[ && -- ~~ are classes or set operations to Rust alone
 _READ_OTHERWISE = re.compile(r"\\[sS]|\[:|\[\[|&&|--|~~")
 
@@ -41,7 +41,7 @@ class DenseLines:
         # no lower-cased ASCII text.
         kept = sorted(literal for literal in literals
                       if literal.isascii() and literal == literal.lower())
-        self._literals = "|".join(map(_escaped, kept)) if kept else NOTHING
+        self._literals = "|".join(map(pl.escape_regex, kept)) if kept else NOTHING
         self._begins = begins
 
     @classmethod
@@ -90,15 +90,7 @@ def _begins(route: Route) -> pl.Expr | None:
 def _rust(start: re.Pattern[str]) -> str | None:
     """The record-start regex for Rust's ``regex``, when it means there on ASCII lines what it
     means to ``re``; ``None`` when Rust refuses it or may read it otherwise."""
-    if start.flags & ~re.UNICODE or _READ_OTHERWISE.search(start.pattern):
-        return None
-    try:
-        pl.select(pl.lit("").str.contains(start.pattern))
-    except pl.exceptions.PolarsError:
+    if (start.flags & ~re.UNICODE or _READ_OTHERWISE.search(start.pattern)
+            or not rust_accepts(start.pattern)):
         return None
     return start.pattern
-
-
-def _escaped(literal: str) -> str:
-    """``literal`` as a Rust regex matching just it."""
-    return "".join(f"\\{c}" if c in _META else c for c in literal)
